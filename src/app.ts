@@ -1,0 +1,87 @@
+import Koa, { type Context, type Next } from 'koa';
+import compose from 'koa-compose';
+import { bodyParser } from '@koa/bodyparser';
+import helmet from 'koa-helmet';
+import type { Container } from './container.ts';
+import { requestContext } from './http/request-context.ts';
+import { errorHandler } from './http/error-handler.ts';
+import { localeMiddleware } from './http/locale.ts';
+import { staticFiles } from './http/static-files.ts';
+import { securityHeaders, sameOriginOnly } from './http/security.ts';
+import { healthRoutes } from './http/health-routes.ts';
+import { interactionRoutes } from './oidc/interaction-routes.ts';
+import { passwordAttemptLimits } from './signin/password-signin.ts';
+import { demoRoutes } from './demo/demo-routes.ts';
+import { accountRoutes } from './account/account-routes.ts';
+import { addDeviceRoutes } from './enrollment/add-device-routes.ts';
+import { enrollRoutes } from './enrollment/enroll-routes.ts';
+import { recoveryRoutes } from './recovery/recovery-routes.ts';
+import { recoveryFlowSeconds } from './recovery/recovery-service.ts';
+import { helpRoutes } from './help/help-routes.ts';
+import { adminRoutes } from './admin/admin-routes.ts';
+
+/** Paths served by Tobira's own routers; everything else goes to oidc-provider. */
+const ownPrefixes = ['/interaction/', '/demo', '/admin/', '/enroll/', '/recover/', '/help/', '/account/api/add-device/', '/account/'];
+
+/**
+ * Builds the Koa application: request id and logging, errors, language, security headers,
+ * our routers, and oidc-provider mounted last.
+ */
+export async function createApp(c: Container): Promise<Koa> {
+  const app = new Koa({ proxy: c.config.trustProxy, keys: c.config.cookieKeys });
+  app.on('error', () => { /* logged by the error handler and request logger */ });
+
+  const limits = {
+    codeSendPerIp: c.store.rateLimiter({ keyPrefix: 'rl:code-ip', points: c.config.rateLimits.codeSendsPerIpPerHour, duration: 3600 }),
+    codeSendPerTarget: c.store.rateLimiter({ keyPrefix: 'rl:code-target', points: c.config.rateLimits.codeSendsPerIdentifierPer15Minutes, duration: 900 }),
+    ceremonyPerIp: c.store.rateLimiter({ keyPrefix: 'rl:ceremony-ip', points: c.config.rateLimits.ceremoniesPerIpPerMinute, duration: 60 }),
+    passwordPerIp: c.store.rateLimiter({ keyPrefix: 'rl:password-ip', ...passwordAttemptLimits.perIp }),
+    passwordPerIdentifier: c.store.rateLimiter({ keyPrefix: 'rl:password-id', ...passwordAttemptLimits.perIdentifier }),
+  };
+  const routers = [
+    interactionRoutes({
+      provider: c.provider, store: c.store, accounts: c.accounts, passkeys: c.passkeys, emailCode: c.emailCode, password: c.passwordSignIn,
+      signup: c.signup, mailer: c.mailer, audit: c.audit, renderer: c.renderer, limits,
+      interactionTtlSeconds: c.config.ttl.interactionSeconds, codeMinutes: Math.round(c.config.ttl.codeSeconds / 60),
+    }),
+  ];
+  routers.push(await adminRoutes(c));
+  routers.push(
+    addDeviceRoutes({ kit: c.accountKit, links: c.addDeviceLinks, mailer: c.mailer, audit: c.audit, limits }),
+    enrollRoutes({
+      links: c.addDeviceLinks, enrollment: c.addDeviceEnrollment, renderer: c.renderer, audit: c.audit, mailer: c.mailer, limits,
+      sessionSeconds: c.config.links.addDeviceSeconds,
+    }),
+    recoveryRoutes({
+      recovery: c.recovery, renderer: c.renderer, mailer: c.mailer, limits,
+      codeMinutes: Math.round(c.config.ttl.codeSeconds / 60), flowSeconds: recoveryFlowSeconds,
+    }),
+    helpRoutes({ renderer: c.renderer }),
+  );
+  routers.push(accountRoutes(c, limits));
+  if (c.config.demo) routers.push(await demoRoutes({ issuer: c.config.issuer, store: c.store, renderer: c.renderer, clients: c.clients }));
+
+  const own = compose([
+    securityHeaders(),
+    sameOriginOnly(new URL(c.config.issuer).origin),
+    bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '64kb', formLimit: '16kb', encoding: 'utf-8' }),
+    ...routers.flatMap((r) => [r.routes(), r.allowedMethods()]),
+  ]);
+  const providerHeaders = helmet({ contentSecurityPolicy: false, strictTransportSecurity: false });
+  // oidc-provider's middleware runs in our request's own context (as koa-mount does), rather
+  // than a second Koa context per request through provider.callback().
+  const providerMiddleware = compose(c.provider.app.middleware);
+
+  app.use(requestContext(c.logger));
+  app.use(localeMiddleware());
+  app.use(errorHandler(c.renderer));
+  app.use(staticFiles());
+  const health = healthRoutes({ ds: c.ds, store: c.store });
+  app.use(health.routes());
+  app.use(async (ctx: Context, next: Next) => {
+    if (ownPrefixes.some((p) => ctx.path === p.replace(/\/$/, '') || ctx.path.startsWith(p))) return own(ctx as never, next);
+    if (ctx.path === '/') { ctx.redirect(c.config.demo ? '/demo' : '/.well-known/openid-configuration'); return; }
+    await providerHeaders(ctx, () => providerMiddleware(ctx as never, async () => {}));
+  });
+  return app;
+}

@@ -1,0 +1,44 @@
+import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
+
+/** Kinds of audit events. */
+export type AuditType =
+  | 'signin.success' | 'signin.failure' | 'signup' | 'passkey.registered'
+  | 'consent.granted' | 'consent.denied' | 'admin.client_changed' | 'admin.member_changed'
+  | 'passkey.renamed' | 'passkey.removed' | 'password.disabled' | 'totp.enabled' | 'totp.disabled'
+  | 'phone.verified' | 'phone.removed' | 'step_up.success' | 'step_up.failure'
+  | 'add_device.link_created' | 'add_device.link_used' | 'recovery.code_sent' | 'recovery.verified' | 'recovery.failure' | 'recovery.completed'
+  | 'admin.passkey_revoked' | 'admin.signed_out_everywhere' | 'admin.recovery_email_sent' | 'admin.access_denied' | 'admin.signin';
+
+/** One audit event: who, what, from where. */
+export interface AuditEvent {
+  type: AuditType;
+  accountId?: string | null;
+  actorId?: string | null;
+  clientId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  data?: Record<string, unknown>;
+}
+
+/** Appends to the audit log (Postgres). A failure to write is logged, never fatal to the member's request. */
+export interface AuditLog {
+  record(event: AuditEvent): Promise<void>;
+}
+
+/** Builds the audit log on a data source. */
+export function createAuditLog(ds: DataSource, logger: Logger): AuditLog {
+  return {
+    async record(event) {
+      try {
+        await ds.query(
+          'INSERT INTO audit_events (type, account_id, actor_id, client_id, ip, user_agent, data) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [event.type, event.accountId ?? null, event.actorId ?? null, event.clientId ?? null, event.ip ?? null,
+            event.userAgent?.slice(0, 512) ?? null, JSON.stringify(event.data ?? {})],
+        );
+      } catch (error) {
+        logger.warn({ err: error, type: event.type }, 'audit event not written');
+      }
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { resolve } from 'node:path';
+import type { Context } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { Eta } from 'eta';
+import { fromUiLocales, translator, type Locale } from '../i18n/i18n.ts';
+import { resolveLocale } from './locale.ts';
+import type { AppError } from './errors.ts';
+
+/** The views directory (page and email templates). */
+export const viewsDir = resolve(import.meta.dirname, '../../views');
+
+/** Creates the template engine over views/ (autoescaping on, templates cached in production). */
+export function createViews(cache: boolean): Eta {
+  return new Eta({ views: viewsDir, autoEscape: true, cache, autoTrim: false });
+}
+
+/** Renders pages with the data every page needs (language, switch links, request id). */
+export interface Renderer {
+  page(ctx: Context, view: string, data: Record<string, unknown>, status?: number): void;
+  errorPage(ctx: Context, error: AppError): void;
+  /** oidc-provider hooks: they get the provider's own context. */
+  logout(ctx: KoaContextWithOIDC, form: string): void;
+  loggedOut(ctx: KoaContextWithOIDC): void;
+  oidcError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, error: unknown): void;
+}
+
+function langLinks(url: string, host: string) {
+  const target = new URL(url, `http://${host || 'localhost'}`);
+  return (['en', 'ja'] as const).map((lang) => {
+    target.searchParams.set('lang', lang);
+    return { lang, href: target.pathname + target.search };
+  });
+}
+
+/** Builds the renderer. */
+export function createRenderer(views: Eta): Renderer {
+  function html(ctx: Context | KoaContextWithOIDC, locale: Locale, view: string, data: Record<string, unknown>): string {
+    const requestId = (ctx.req as unknown as { tobira?: { requestId: string } }).tobira?.requestId;
+    return views.render(view, {
+      t: translator(locale), locale, langs: langLinks(ctx.url, ctx.host), requestId, ...data,
+    });
+  }
+  const localeOf = (ctx: KoaContextWithOIDC) => resolveLocale(ctx.req, fromUiLocales(ctx.oidc?.params?.ui_locales as string | undefined));
+
+  return {
+    page(ctx, view, data, status = 200) {
+      ctx.status = status;
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = html(ctx, ctx.state.locale, view, data);
+    },
+    errorPage(ctx, error) {
+      const t = translator(ctx.state.locale);
+      this.page(ctx, 'error', { title: t('error.title'), message: t(`errors.${error.code}`, error.params), code: error.code }, error.status);
+    },
+    logout(ctx, form) {
+      const locale = localeOf(ctx);
+      ctx.type = 'html';
+      ctx.body = html(ctx, locale, 'logout', { title: translator(locale)('logout.title'), form, client: ctx.oidc.client?.clientName });
+    },
+    loggedOut(ctx) {
+      const locale = localeOf(ctx);
+      ctx.type = 'html';
+      ctx.body = html(ctx, locale, 'logged-out', { title: translator(locale)('logout.done_title'), client: ctx.oidc.client?.clientName });
+    },
+    oidcError(ctx, out) {
+      const locale = localeOf(ctx);
+      const t = translator(locale);
+      ctx.type = 'html';
+      const message = out.error === 'invalid_request' && /interaction/i.test(out.error_description ?? '')
+        ? t('errors.interaction.not_found')
+        : `${t('errors.oidc', { error: out.error })}${out.error_description ? ` ${out.error_description}` : ''}`;
+      ctx.body = html(ctx, locale, 'error', { title: t('error.title'), message, code: out.error });
+    },
+  };
+}

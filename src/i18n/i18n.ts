@@ -1,0 +1,50 @@
+import i18next, { type TFunction } from 'i18next';
+import { en } from './en.ts';
+import { ja } from './ja.ts';
+import { sections } from './sections/index.ts';
+
+/** Languages every page and email exists in. */
+export const locales = ['en', 'ja'] as const;
+export type Locale = (typeof locales)[number];
+
+type Section = { en: Record<string, unknown>; ja: Record<string, unknown> };
+const sectionList = Object.entries(sections as Record<string, Section>);
+
+/** The full catalogs: the main one plus every section, by language. */
+export const catalogs = {
+  en: { ...en, ...Object.fromEntries(sectionList.map(([name, s]) => [name, s.en])) },
+  ja: { ...ja, ...Object.fromEntries(sectionList.map(([name, s]) => [name, s.ja])) },
+};
+
+const instance = i18next.createInstance();
+await instance.init({
+  resources: { en: { translation: catalogs.en }, ja: { translation: catalogs.ja } },
+  lng: 'en',
+  fallbackLng: 'en',
+  interpolation: { escapeValue: false },
+  returnNull: false,
+  initAsync: false,
+  showSupportNotice: false,
+} as Parameters<typeof instance.init>[0]);
+
+/** A translation function bound to one locale. */
+export type Translate = TFunction;
+
+/** Returns the translation function of `locale`. */
+export function translator(locale: Locale): Translate {
+  return instance.getFixedT(locale);
+}
+
+/** True when `value` is a supported locale. */
+export function isLocale(value: unknown): value is Locale {
+  return typeof value === 'string' && (locales as readonly string[]).includes(value);
+}
+
+/** Picks the first supported locale from a space-separated `ui_locales` value (e.g. "ja-JP en"). */
+export function fromUiLocales(uiLocales: string | undefined): Locale | undefined {
+  for (const tag of (uiLocales ?? '').split(/\s+/)) {
+    const base = tag.toLowerCase().split('-')[0];
+    if (isLocale(base)) return base;
+  }
+  return undefined;
+}

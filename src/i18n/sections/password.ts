@@ -1,0 +1,63 @@
+import { defineMessages } from '../catalog.ts';
+
+/**
+ * Password sign-in of legacy accounts (password, then an authenticator app or SMS code), and the
+ * sign-in page's ways out: "Lost your passkey?", help, a passkey Tobira no longer knows.
+ */
+export const password = defineMessages({
+  link: 'Sign in with a password',
+  link_hint: 'For members of the previous system who have not created a passkey yet.',
+  title: 'Sign in with your password',
+  lead: 'Use the password of your existing membership. Once you create a passkey, your password is turned off.',
+  identifier_label: 'Member number or email',
+  password_label: 'Password',
+  password_required: 'Enter your password.',
+  submit: 'Continue',
+  totp_title: 'Enter the code from your authenticator app',
+  totp_lead: 'Open your authenticator app and enter the 6-digit code it shows for Tobira.',
+  sms_title: 'Enter the code we sent by text message',
+  sms_sent: 'We sent a 6-digit code to {{phone}}. It expires in {{minutes}} minutes.',
+  code_label: '6-digit code',
+  code_required: 'Enter the 6-digit code.',
+  verify: 'Sign in',
+  resend: 'Send a new code',
+  resent: 'We sent a new code. Earlier codes no longer work.',
+  start_over: 'Enter your password again',
+  invite_lead: 'Next time, sign in with your fingerprint, face or screen lock instead of your password.',
+  retires_note: 'Creating a passkey turns off your old password: from then on you sign in with your passkey, or with a code sent to your email.',
+  lost_passkey: 'Lost your passkey?',
+  help: 'Prepare your device / Help',
+  passkey_help: 'Trouble with passkeys? See how to prepare your device',
+  unknown_credential: 'This passkey was removed from your Tobira account, so we asked your browser or password manager to forget it. Sign in another way: with another passkey, an email code or your password.',
+  sms: {
+    signin_code: 'Tobira: your sign-in code is {{code}}. It expires in {{minutes}} minutes. Never share it with anyone.',
+  },
+}, {
+  link: 'パスワードでログイン',
+  link_hint: '以前のシステムからご利用で、まだパスキーを作成していない会員の方向けです。',
+  title: 'パスワードでログイン',
+  lead: 'これまでの会員サービスのパスワードを使います。パスキーを作成すると、パスワードは使えなくなります。',
+  identifier_label: '会員番号またはメールアドレス',
+  password_label: 'パスワード',
+  password_required: 'パスワードを入力してください。',
+  submit: '次へ',
+  totp_title: '認証アプリのコードを入力',
+  totp_lead: '認証アプリを開き、Tobira に表示されている 6 桁のコードを入力してください。',
+  sms_title: 'SMS で届いたコードを入力',
+  sms_sent: '{{phone}} に 6 桁のコードを送信しました。有効期限は {{minutes}} 分です。',
+  code_label: '6 桁のコード',
+  code_required: '6 桁のコードを入力してください。',
+  verify: 'ログイン',
+  resend: 'コードを再送信',
+  resent: '新しいコードを送信しました。以前のコードは使えません。',
+  start_over: 'パスワードを入力し直す',
+  invite_lead: '次回からはパスワードの代わりに、指紋・顔認証・画面ロックでログインできます。',
+  retires_note: 'パスキーを作成すると、これまでのパスワードは使えなくなります。以後はパスキー、またはメールで届くコードでログインします。',
+  lost_passkey: 'パスキーをなくした場合',
+  help: '端末の準備・ヘルプ',
+  passkey_help: 'パスキーがうまく使えない場合は、端末の準備方法をご覧ください',
+  unknown_credential: 'このパスキーは Tobira アカウントから削除されているため、ブラウザやパスワードマネージャーにも削除するよう依頼しました。別のパスキー、メールで届くコード、またはパスワードなど、ほかの方法でログインしてください。',
+  sms: {
+    signin_code: 'Tobira: ログイン用コードは {{code}} です。有効期限は {{minutes}} 分です。このコードは誰にも教えないでください。',
+  },
+});

@@ -1,0 +1,78 @@
+import type { DataSource, Repository } from 'typeorm';
+import { PasskeyEntity, type Passkey } from './passkey.entity.ts';
+
+/** Stored passkeys. */
+export interface PasskeyRepository {
+  findByCredentialId(credentialId: string): Promise<Passkey | null>;
+  listByAccount(accountId: string): Promise<Passkey[]>;
+  insert(passkey: Passkey): Promise<void>;
+  /**
+   * Records a successful sign-in. The counter only moves forward: a concurrent older assertion
+   * cannot roll it back. Returns false when the stored counter had already passed `counter`.
+   */
+  recordUse(id: string, counter: number): Promise<boolean>;
+  /** Renames one of the account's passkeys; null when the account has no passkey with this id. */
+  rename(accountId: string, id: string, name: string): Promise<Passkey | null>;
+  /**
+   * Removes one of the account's passkeys. The last one is only removed when `allowLast` (the
+   * member keeps another way in); the check and the delete happen under a lock on the account,
+   * so two removals at once cannot both pass the count.
+   */
+  remove(accountId: string, id: string, options: { allowLast: boolean }): Promise<PasskeyRemoval>;
+}
+
+/** What {@link PasskeyRepository.remove} did. */
+export type PasskeyRemoval =
+  | { status: 'removed'; passkey: Passkey; remaining: Passkey[] }
+  | { status: 'not_found' }
+  | { status: 'last_refused'; passkey: Passkey };
+
+/** Builds the passkey repository on a data source. */
+export function createPasskeyRepository(ds: DataSource): PasskeyRepository {
+  const repo: Repository<Passkey> = ds.getRepository(PasskeyEntity);
+  return {
+    // On every passkey sign-in: one plain query.
+    async findByCredentialId(credentialId) {
+      const rows = await ds.query('SELECT * FROM passkeys WHERE credential_id = $1', [credentialId]);
+      if (!rows.length) return null;
+      const r = rows[0];
+      return {
+        id: r.id, accountId: r.account_id, credentialId: r.credential_id, publicKey: Buffer.from(r.public_key),
+        counter: Number(r.counter), transports: r.transports ?? [], aaguid: r.aaguid, deviceType: r.device_type,
+        backedUp: r.backed_up, name: r.name, createdAt: new Date(r.created_at), lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
+      };
+    },
+    listByAccount: (accountId) => repo.find({ where: { accountId }, order: { createdAt: 'ASC' } }),
+    async insert(passkey) { await repo.insert(passkey); },
+    async recordUse(id, counter) {
+      const rows = await ds.query(
+        `WITH u AS (UPDATE passkeys SET counter = $2, last_used_at = now()
+           WHERE id = $1 AND (counter < $2 OR ($2 = 0 AND counter = 0)) RETURNING id)
+         SELECT count(*)::int AS n FROM u`,
+        [id, counter],
+      );
+      return rows[0].n === 1;
+    },
+    async rename(accountId, id, name) {
+      if (!isUuid(id)) return null;
+      const result = await repo.update({ id, accountId }, { name });
+      return result.affected ? repo.findOneBy({ id, accountId }) : null;
+    },
+    async remove(accountId, id, { allowLast }) {
+      if (!isUuid(id)) return { status: 'not_found' };
+      return ds.transaction(async (tx) => {
+        await tx.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE', [accountId]);
+        const keys = await tx.getRepository(PasskeyEntity).find({ where: { accountId }, order: { createdAt: 'ASC' } });
+        const passkey = keys.find((k) => k.id === id);
+        if (!passkey) return { status: 'not_found' };
+        if (keys.length === 1 && !allowLast) return { status: 'last_refused', passkey };
+        await tx.getRepository(PasskeyEntity).delete({ id, accountId });
+        return { status: 'removed', passkey, remaining: keys.filter((k) => k.id !== id) };
+      });
+    },
+  };
+}
+
+function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}

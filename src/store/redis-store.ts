@@ -1,0 +1,50 @@
+import { Redis } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import type { KeyValueStore } from './store.ts';
+
+/**
+ * The Redis store. Commands fail fast while Redis is unreachable (no offline queue) so that
+ * requests answer 503 at once; ioredis reconnects by itself when Redis is back.
+ */
+export async function createRedisStore(url: string, prefix = 'tobira:'): Promise<KeyValueStore> {
+  const redis = new Redis(url, {
+    keyPrefix: prefix,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  redis.on('error', () => { /* reported by failing commands and /readyz */ });
+  await redis.connect();
+
+  return {
+    kind: 'redis',
+    get: (key) => redis.get(key),
+    mget: (keys) => (keys.length ? redis.mget(...keys) : Promise.resolve([])),
+    async set(key, value, ttl) { await redis.set(key, value, 'EX', ttl); },
+    async setIfAbsent(key, value, ttl) { return (await redis.set(key, value, 'EX', ttl, 'NX')) === 'OK'; },
+    getDel: (key) => redis.getdel(key),
+    async del(...keys) { if (keys.length) await redis.del(...keys); },
+    async incr(key, ttl) {
+      const [[err, value]] = (await redis.multi().incr(key).expire(key, ttl, 'NX').exec())!;
+      if (err) throw err;
+      return value as number;
+    },
+    async sadd(key, member, ttl) {
+      const results = await redis.multi().sadd(key, member).expire(key, ttl, 'GT').expire(key, ttl, 'NX').exec();
+      for (const [err] of results!) if (err) throw err;
+    },
+    smembers: (key) => redis.smembers(key),
+    async setIndexed(key, value, ttl, indexKey) {
+      const results = await redis.multi().set(key, value, 'EX', ttl).sadd(indexKey, key)
+        .expire(indexKey, ttl, 'GT').expire(indexKey, ttl, 'NX').exec();
+      for (const [err] of results!) if (err) throw err;
+    },
+    async ping() { await redis.ping(); },
+    rateLimiter(options) {
+      return new RateLimiterRedis({ storeClient: redis, ...options, keyPrefix: `${options.keyPrefix}` });
+    },
+    async close() { redis.disconnect(); },
+  };
+}
