@@ -30,6 +30,9 @@ import { createSignup, type Signup } from './enrollment/signup.ts';
 import { createAuditLog, type AuditLog } from './audit/audit-log.ts';
 import { loadSigningKeys } from './oidc/signing-keys.ts';
 import { createProvider } from './oidc/provider.ts';
+import { clientMetadataReader } from './oidc/adapter.ts';
+import { createChangeFeed } from './db/change-feed.ts';
+import { createCachedReads } from './db/cached-reads.ts';
 import { createClientService, type ClientService } from './admin/client-service.ts';
 import { createAdminServices, type AdminConsoleServices } from './admin/admin-services.ts';
 import { createSmsSender, type SmsSender } from './sms/sms-sender.ts';
@@ -107,7 +110,11 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
   const codeMinutes = Math.round(config.ttl.codeSeconds / 60);
   const emailCode = createEmailCodeSignIn({ accounts, codes, mailer, codeMinutes, logger });
   const signup = createSignup({ accounts, codes, mailer, audit, codeMinutes, logger });
-  const clients = createClientService(ds);
+  // Client metadata is read on most requests: kept in memory while PostgreSQL reports every change
+  // (LISTEN/NOTIFY; src/db/change-feed.ts). The embedded database reads the table every time.
+  const changes = config.databaseUrl ? await createChangeFeed(config.databaseUrl, logger) : undefined;
+  const clientReads = createCachedReads(changes, { table: 'oidc_clients', load: clientMetadataReader(ds) });
+  const clients = createClientService(ds, { changed: (clientId) => clientReads.invalidate(clientId) });
   const sms = createSmsSender({ smsUrl: config.smsUrl, dataDir: config.dataDir, logger });
   if (!config.smsUrl) logger.warn(`SMS_URL is not set: text messages are written to ${config.dataDir}/sms/`);
   const totp = createTotpService({ ds, box, issuer: config.rpName });
@@ -136,7 +143,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     consumeSmsBudget: (phone) => consumeOrThrow(smsPerPhone, phone),
   });
   const jwks = await loadSigningKeys(ds, box);
-  const provider = createProvider({ config, ds, store, accounts, jwks, renderer });
+  const provider = createProvider({ config, ds, store, accounts, jwks, renderer, clients: clientReads });
   const admin = createAdminServices({ ds, store, passkeyRepository, mailer, provider, issuer: config.issuer, logger });
 
   return {
@@ -144,6 +151,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     async close() {
       await mailer.close();
       await store.close();
+      await changes?.close();
       await ds.destroy();
     },
   };

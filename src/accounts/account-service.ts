@@ -36,8 +36,8 @@ export { isUniqueViolation };
 const accountColumns = `id, member_number, email, email_verified, name, locale, phone, phone_verified,
   password_hash, password_enabled, roles, disabled_at, created_at, updated_at`;
 
-/** Maps an `accounts` row (selected with accountColumns) to an Account. */
-function toAccount(r: Record<string, any>): Account {
+/** Maps an `accounts` row (selected with accountColumns, or as `row_to_json`) to an Account. */
+export function toAccount(r: Record<string, any>): Account {
   return {
     id: r.id, memberNumber: r.member_number, email: r.email, emailVerified: r.email_verified, name: r.name,
     locale: r.locale, phone: r.phone, phoneVerified: r.phone_verified, passwordHash: r.password_hash,

@@ -217,7 +217,11 @@ export function parseClientInput(input: unknown): z.output<typeof clientInputSch
 const parse = parseClientInput;
 
 /** Builds the client service on a data source. */
-export function createClientService(ds: DataSource): ClientService {
+export function createClientService(ds: DataSource, hooks: {
+  /** Called after every write, with the client it changed (this process's cache drops it at once). */
+  changed?: (clientId: string) => void;
+} = {}): ClientService {
+  const changed = (clientId: string) => hooks.changed?.(clientId);
   type Row = { client_id: string; metadata: Record<string, unknown>; disabled: boolean; created_at: Date; updated_at: Date };
   // Fields in a fixed order (jsonb does not keep one), so printed records read the same every time.
   const toRecord = (row: Row, secret?: string): ClientRecord => {
@@ -258,6 +262,7 @@ export function createClientService(ds: DataSource): ClientService {
         [clientId, JSON.stringify(toMetadata(data, clientId, secret))],
       );
       if (!rows.length) throw new AppError('request.invalid', { detail: `client_id ${clientId} already exists` });
+      changed(clientId);
       return toRecord(rows[0], secret);
     },
     async list(query) {
@@ -281,14 +286,17 @@ export function createClientService(ds: DataSource): ClientService {
       const data = parse({ ...adminFields(row.metadata), ...given, client_id: clientId });
       const keepSecret = usesSecret(data.token_endpoint_auth_method) ? (secret ?? newSecret()) : undefined;
       await ds.query('UPDATE oidc_clients SET metadata = $2, updated_at = now() WHERE client_id = $1', [clientId, JSON.stringify(toMetadata(data, clientId, keepSecret))]);
+      changed(clientId);
       return toRecord((await read(clientId))!, keepSecret !== secret ? keepSecret : undefined);
     },
     async setDisabled(clientId, disabled) {
       const rows = await ds.query('WITH u AS (UPDATE oidc_clients SET disabled = $2, updated_at = now() WHERE client_id = $1 RETURNING 1) SELECT count(*)::int AS n FROM u', [clientId, disabled]);
+      changed(clientId);
       return rows[0].n === 1;
     },
     async remove(clientId) {
       const rows = await ds.query('WITH d AS (DELETE FROM oidc_clients WHERE client_id = $1 RETURNING 1) SELECT count(*)::int AS n FROM d', [clientId]);
+      changed(clientId);
       return rows[0].n === 1;
     },
     async rotateSecret(clientId) {
@@ -301,6 +309,7 @@ export function createClientService(ds: DataSource): ClientService {
       }
       const secret = newSecret();
       await ds.query('UPDATE oidc_clients SET metadata = metadata || $2::jsonb, updated_at = now() WHERE client_id = $1', [clientId, JSON.stringify({ client_secret: secret })]);
+      changed(clientId);
       return toRecord((await read(clientId))!, secret);
     },
     async ensure(input) {
@@ -314,6 +323,7 @@ export function createClientService(ds: DataSource): ClientService {
         'INSERT INTO oidc_clients (client_id, metadata) VALUES ($1, $2) ON CONFLICT (client_id) DO UPDATE SET metadata = EXCLUDED.metadata, updated_at = now()',
         [input.client_id, JSON.stringify(toMetadata(data, input.client_id))],
       );
+      changed(input.client_id);
     },
   };
   return service;

@@ -30,9 +30,27 @@ await instance.init({
 /** A translation function bound to one locale. */
 export type Translate = TFunction;
 
+/**
+ * One translation function per locale, made once. A key asked for without options (most of a
+ * page's strings) is looked up in i18next once and then answered from a map: catalogs do not
+ * change while the process runs.
+ */
+function memoizedTranslator(locale: Locale): Translate {
+  const fixed = instance.getFixedT(locale);
+  const plain = new Map<string, unknown>();
+  return ((key: string | string[], options?: unknown) => {
+    if (options !== undefined || typeof key !== 'string') return (fixed as unknown as (k: unknown, o?: unknown) => unknown)(key, options);
+    let value = plain.get(key);
+    if (value === undefined) plain.set(key, (value = fixed(key)));
+    return value;
+  }) as unknown as Translate;
+}
+
+const translators = { en: memoizedTranslator('en'), ja: memoizedTranslator('ja') } satisfies Record<Locale, Translate>;
+
 /** Returns the translation function of `locale`. */
 export function translator(locale: Locale): Translate {
-  return instance.getFixedT(locale);
+  return translators[locale] ?? translators.en;
 }
 
 /** True when `value` is a supported locale. */

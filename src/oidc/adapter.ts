@@ -1,6 +1,8 @@
 import type { DataSource } from 'typeorm';
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { requestReadAhead, takeReadAhead } from './read-ahead.ts';
 import type { KeyValueStore } from '../store/store.ts';
+import type { CachedReads } from '../db/cached-reads.ts';
 
 /**
  * Models whose loss would sign members out or break relying parties' refresh tokens live in
@@ -16,18 +18,96 @@ function reuseError(model: string): Error {
   return new errors.InvalidGrant(`${model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
 }
 
+/** A row of `oidc_payloads` as read: its payload, with `consumed` when it was consumed. */
+function toPayload(row: { payload: AdapterPayload; consumed_at: Date | string | null }): AdapterPayload {
+  return row.consumed_at ? { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : row.payload;
+}
+
+const live = '(expires_at IS NULL OR expires_at > now())';
+
+/** The account a payload names (`accountId`), as a row of one column `payload` (guarding the uuid cast). */
+const accountOf = (payload: string) => `SELECT 'Account' AS model, a.id::text AS id, to_jsonb(a) - 'totp_secret' AS payload, NULL::timestamptz AS consumed_at
+  FROM accounts a WHERE a.id = CASE WHEN ${payload}->>'accountId' ~ '^[0-9a-f-]{36}$' THEN (${payload}->>'accountId')::uuid END`;
+
+/** One query: a session by uid, the grants of its authorizations, and its account. */
+const sessionWithGrants = `WITH s AS (SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = 'Session' AND uid = $1 AND ${live} LIMIT 1)
+  SELECT 'Session' AS model, id, payload, consumed_at FROM s
+  UNION ALL
+  SELECT 'Grant', g.id, g.payload, g.consumed_at FROM oidc_payloads g
+   WHERE g.model = 'Grant' AND ${live.replaceAll('expires_at', 'g.expires_at')}
+     AND g.id IN (SELECT a.value->>'grantId' FROM s, jsonb_each(s.payload->'authorizations') a)
+  UNION ALL
+  ${accountOf('(SELECT payload FROM s)')}`;
+
+/** One query: a refresh token by id, its session (by uid), its grant and its account. */
+const refreshTokenWithSessionAndGrant = `WITH r AS (SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = 'RefreshToken' AND id = $1 AND ${live} LIMIT 1)
+  SELECT 'RefreshToken' AS model, id, payload, consumed_at FROM r
+  UNION ALL
+  SELECT o.model, o.id, o.payload, o.consumed_at FROM oidc_payloads o, r
+   WHERE ${live.replaceAll('expires_at', 'o.expires_at')} AND (
+     (o.model = 'Session' AND o.uid = r.payload->>'sessionUid') OR (o.model = 'Grant' AND o.id = r.payload->>'grantId'))
+  UNION ALL
+  ${accountOf('(SELECT payload FROM r)')}`;
+
 /** Durable models: rows in `oidc_payloads`. Consumption is one conditional UPDATE (atomic). */
 function postgresAdapter(ds: DataSource, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {
   const select = `SELECT payload, consumed_at FROM oidc_payloads
-    WHERE model = $1 AND %COL% = $2 AND (expires_at IS NULL OR expires_at > now()) LIMIT 1`;
+    WHERE model = $1 AND %COL% = $2 AND ${live} LIMIT 1`;
   const load = async (column: 'id' | 'uid', value: string): Promise<AdapterPayload | undefined> => {
     const rows = await ds.query(select.replace('%COL%', column), [model, value]);
-    if (!rows.length) return undefined;
-    const { payload, consumed_at: consumedAt } = rows[0];
-    return consumedAt ? { ...payload, consumed: Math.floor(new Date(consumedAt).getTime() / 1000) } : payload;
+    return rows.length ? toPayload(rows[0]) : undefined;
   };
+  const written = () => requestReadAhead()?.clear();
+
+  /**
+   * Runs a read-ahead query: returns this model's row and keeps the others for the request,
+   * recording what this row points to (`pointsTo`) but was not found as absent (expired or revoked).
+   */
+  async function loadAhead(sql: string, value: string, pointsTo: (own: AdapterPayload) => string[]): Promise<AdapterPayload | undefined> {
+    const rows: { model: string; id: string; payload: AdapterPayload; consumed_at: Date | null }[] = await ds.query(sql, [value]);
+    const ahead = requestReadAhead()!;
+    let own: AdapterPayload | undefined;
+    for (const row of rows) {
+      if (row.model === model) own = toPayload(row);
+      else if (row.model === 'Account') ahead.set(`Account:${row.id}`, row.payload);
+      else ahead.set(row.model === 'Session' ? `Session:uid:${row.payload.uid}` : `Grant:${row.id}`, toPayload(row));
+    }
+    if (own) for (const key of pointsTo(own)) if (!ahead.has(key)) ahead.set(key, null);
+    return own;
+  }
+
+  const finders: Pick<Adapter, 'find' | 'findByUid'> = {
+    find: (id) => load('id', id),
+    findByUid: (uid) => load('uid', uid),
+  };
+  if (model === 'Session') {
+    finders.findByUid = async (uid) => {
+      const ahead = takeReadAhead(`Session:uid:${uid}`);
+      if (ahead !== undefined) return ahead ?? undefined;
+      if (!Provider.ctx) return load('uid', uid);
+      return loadAhead(sessionWithGrants, uid, (session) => [
+        ...Object.values((session.authorizations ?? {}) as Record<string, { grantId?: string }>)
+          .flatMap((a) => (a.grantId ? [`Grant:${a.grantId}`] : [])),
+        ...(session.accountId ? [`Account:${session.accountId}`] : []),
+      ]);
+    };
+  } else if (model === 'Grant') {
+    finders.find = async (id) => {
+      const ahead = takeReadAhead(`Grant:${id}`);
+      return ahead !== undefined ? (ahead ?? undefined) : load('id', id);
+    };
+  } else if (model === 'RefreshToken') {
+    finders.find = (id) => (Provider.ctx
+      ? loadAhead(refreshTokenWithSessionAndGrant, id, (token) => [
+        ...(token.sessionUid ? [`Session:uid:${token.sessionUid}`] : []), ...(token.grantId ? [`Grant:${token.grantId}`] : []),
+        ...(token.accountId ? [`Account:${token.accountId}`] : [])])
+      : load('id', id));
+  }
+
   return {
+    ...finders,
     async upsert(id, payload, expiresIn) {
+      written();
       await ds.query(
         `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, account_id, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(secs => $7::int) END)
@@ -37,10 +117,9 @@ function postgresAdapter(ds: DataSource, model: string, revokeGrant: (grantId: s
           payload.accountId ?? null, expiresIn ?? null],
       );
     },
-    find: (id) => load('id', id),
-    findByUid: (uid) => load('uid', uid),
     async findByUserCode() { return undefined; },
     async consume(id) {
+      written();
       const rows = await ds.query(
         `WITH c AS (UPDATE oidc_payloads SET consumed_at = now()
            WHERE model = $1 AND id = $2 AND consumed_at IS NULL RETURNING grant_id)
@@ -54,9 +133,10 @@ function postgresAdapter(ds: DataSource, model: string, revokeGrant: (grantId: s
       }
     },
     async destroy(id) {
+      written();
       await ds.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
     },
-    async revokeByGrantId(grantId) { await revokeGrant(grantId); },
+    async revokeByGrantId(grantId) { written(); await revokeGrant(grantId); },
   };
 }
 
@@ -91,14 +171,23 @@ function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId
   };
 }
 
-/** Read-only client registry: `oidc_clients`, read on every use so edits apply at once everywhere. */
-function clientAdapter(ds: DataSource): Adapter {
+/** Reads a client's metadata from `oidc_clients`; a disabled or unknown client is `undefined`. */
+export function clientMetadataReader(ds: Pick<DataSource, 'query'>): (clientId: string) => Promise<AdapterPayload | undefined> {
+  return async (clientId) => {
+    const rows = await ds.query('SELECT metadata FROM oidc_clients WHERE client_id = $1 AND NOT disabled', [clientId]);
+    return rows[0]?.metadata;
+  };
+}
+
+/**
+ * Read-only client registry over `oidc_clients`. With `cached` (PostgreSQL's change feed), reads
+ * come from memory until the row changes; otherwise every use reads the table. Either way an
+ * edit applies to the client's next request on every instance.
+ */
+function clientAdapter(read: (clientId: string) => Promise<AdapterPayload | undefined>): Adapter {
   const readOnly = async () => { throw new Error('clients are managed with `tobira clients`'); };
   return {
-    async find(id) {
-      const rows = await ds.query('SELECT metadata FROM oidc_clients WHERE client_id = $1 AND NOT disabled', [id]);
-      return rows[0]?.metadata;
-    },
+    find: (id) => read(id),
     upsert: readOnly,
     destroy: readOnly,
     consume: readOnly,
@@ -109,17 +198,21 @@ function clientAdapter(ds: DataSource): Adapter {
 }
 
 /**
- * The oidc-provider adapter factory: `adapter: createAdapterFactory({ ds, store })`.
+ * The oidc-provider adapter factory: `adapter: createAdapterFactory({ ds, store, clients })`.
+ * `clients` reads client metadata (a cache kept fresh by the change feed); by default the table.
  */
-export function createAdapterFactory(deps: { ds: DataSource; store: KeyValueStore }): (model: string) => Adapter {
+export function createAdapterFactory(deps: {
+  ds: DataSource; store: KeyValueStore; clients?: CachedReads<AdapterPayload>;
+}): (model: string) => Adapter {
   const { ds, store } = deps;
+  const readClient = deps.clients ? (id: string) => deps.clients!.get(id) : clientMetadataReader(ds);
   async function revokeGrant(grantId: string): Promise<void> {
     const keys = await store.smembers(`oidc:grant:${grantId}`);
     await store.del(...keys, ...keys.map((k) => `${k}:consumed`), `oidc:grant:${grantId}`);
     await ds.query('DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = $2 AND id = $1)', [grantId, 'Grant']);
   }
   return (model: string) => {
-    if (model === 'Client') return clientAdapter(ds);
+    if (model === 'Client') return clientAdapter(readClient);
     return durableModels.has(model) ? postgresAdapter(ds, model, revokeGrant) : storeAdapter(store, model, revokeGrant);
   };
 }

@@ -1,4 +1,5 @@
-import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type JWK } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type AdapterPayload, type Configuration, type KoaContextWithOIDC, type JWK } from 'oidc-provider';
+import type { CachedReads } from '../db/cached-reads.ts';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config/schema.ts';
 import type { KeyValueStore } from '../store/store.ts';
@@ -18,11 +19,23 @@ function validateExtraMetadata(_ctx: unknown, key: string, value: unknown): void
   if (key.endsWith('_ttl') && !(Number.isSafeInteger(value) && (value as number) > 0)) throw new Error(`${key} must be a positive whole number of seconds`);
 }
 
-type ClientLike = { metadata(): Record<string, unknown> } | undefined;
+/** An oidc-provider Client (or nothing). */
+type ClientLike = object | undefined;
+
+/**
+ * One metadata field of a client, by its registered (snake_case) name. oidc-provider keeps
+ * recognized fields, Tobira's extra ones included, camelCased on the instance; reading them there
+ * avoids `client.metadata()`, which rebuilds the whole object on every call.
+ */
+function clientField(client: ClientLike, key: string): unknown {
+  if (!client) return undefined;
+  const fields = client as Record<string, unknown>;
+  return fields[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] ?? fields[key];
+}
 
 /** The client's own lifetime for a token kind (extra metadata), else `fallback`. */
 function clientTtl(client: ClientLike, key: (typeof extraClientProperties)[number], fallback: number): number {
-  const value = client?.metadata()[key];
+  const value = clientField(client, key);
   return typeof value === 'number' && value > 0 ? value : fallback;
 }
 
@@ -31,9 +44,8 @@ function clientTtl(client: ClientLike, key: (typeof extraClientProperties)[numbe
  * privacy policy and terms (registered by an admin; https only).
  */
 export function clientPresentation(client: ClientLike): { logoUri?: string; policyUri?: string; tosUri?: string } {
-  const m = client?.metadata() ?? {};
   const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-  return { logoUri: str(m.logo_uri), policyUri: str(m.policy_uri), tosUri: str(m.tos_uri) };
+  return { logoUri: str(clientField(client, 'logo_uri')), policyUri: str(clientField(client, 'policy_uri')), tosUri: str(clientField(client, 'tos_uri')) };
 }
 
 /**
@@ -53,8 +65,8 @@ function outgoingFetch(env: Config['env']) {
 }
 
 /** Whether a client skips the consent screen (extra client metadata `first_party`). */
-export function isFirstParty(client: { metadata(): Record<string, unknown> } | undefined): boolean {
-  return client?.metadata().first_party === true;
+export function isFirstParty(client: ClientLike): boolean {
+  return clientField(client, 'first_party') === true;
 }
 
 function acrPolicy() {
@@ -118,10 +130,12 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
 /** Builds the oidc-provider instance with Tobira's storage, accounts, policy and pages. */
 export function createProvider(deps: {
   config: Config; ds: DataSource; store: KeyValueStore; accounts: AccountService; jwks: { keys: JWK[] }; renderer: Renderer;
+  /** Client metadata reads (cached while the change feed listens); the table by default. */
+  clients?: CachedReads<AdapterPayload>;
 }): Provider {
   const { config, ds, store, accounts, jwks, renderer } = deps;
   const configuration: Configuration = {
-    adapter: createAdapterFactory({ ds, store }),
+    adapter: createAdapterFactory({ ds, store, clients: deps.clients }),
     findAccount: createFindAccount(accounts),
     jwks,
     cookies: {

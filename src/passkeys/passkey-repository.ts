@@ -1,9 +1,13 @@
 import type { DataSource, Repository } from 'typeorm';
 import { PasskeyEntity, type Passkey } from './passkey.entity.ts';
+import { toAccount } from '../accounts/account-service.ts';
+import type { Account } from '../accounts/account.entity.ts';
 
 /** Stored passkeys. */
 export interface PasskeyRepository {
   findByCredentialId(credentialId: string): Promise<Passkey | null>;
+  /** A passkey and its account in one query (every passkey sign-in); null when the credential is unknown. */
+  findWithAccount(credentialId: string): Promise<{ passkey: Passkey; account: Account | null } | null>;
   listByAccount(accountId: string): Promise<Passkey[]>;
   insert(passkey: Passkey): Promise<void>;
   /**
@@ -31,16 +35,18 @@ export type PasskeyRemoval =
 export function createPasskeyRepository(ds: DataSource): PasskeyRepository {
   const repo: Repository<Passkey> = ds.getRepository(PasskeyEntity);
   return {
-    // On every passkey sign-in: one plain query.
     async findByCredentialId(credentialId) {
       const rows = await ds.query('SELECT * FROM passkeys WHERE credential_id = $1', [credentialId]);
+      return rows.length ? toPasskey(rows[0]) : null;
+    },
+    // On every passkey sign-in: one plain query for the passkey and its account.
+    async findWithAccount(credentialId) {
+      const rows = await ds.query(
+        'SELECT p.*, row_to_json(a) AS account FROM passkeys p LEFT JOIN accounts a ON a.id = p.account_id WHERE p.credential_id = $1',
+        [credentialId],
+      );
       if (!rows.length) return null;
-      const r = rows[0];
-      return {
-        id: r.id, accountId: r.account_id, credentialId: r.credential_id, publicKey: Buffer.from(r.public_key),
-        counter: Number(r.counter), transports: r.transports ?? [], aaguid: r.aaguid, deviceType: r.device_type,
-        backedUp: r.backed_up, name: r.name, createdAt: new Date(r.created_at), lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
-      };
+      return { passkey: toPasskey(rows[0]), account: rows[0].account ? toAccount(rows[0].account) : null };
     },
     listByAccount: (accountId) => repo.find({ where: { accountId }, order: { createdAt: 'ASC' } }),
     async insert(passkey) { await repo.insert(passkey); },
@@ -70,6 +76,15 @@ export function createPasskeyRepository(ds: DataSource): PasskeyRepository {
         return { status: 'removed', passkey, remaining: keys.filter((k) => k.id !== id) };
       });
     },
+  };
+}
+
+/** Maps a `passkeys` row to a Passkey. */
+function toPasskey(r: Record<string, any>): Passkey {
+  return {
+    id: r.id, accountId: r.account_id, credentialId: r.credential_id, publicKey: Buffer.from(r.public_key),
+    counter: Number(r.counter), transports: r.transports ?? [], aaguid: r.aaguid, deviceType: r.device_type,
+    backedUp: r.backed_up, name: r.name, createdAt: new Date(r.created_at), lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
   };
 }
 

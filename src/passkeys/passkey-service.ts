@@ -111,8 +111,9 @@ export function createPasskeyService(deps: {
 
     async verifyAuthentication(binding, response) {
       const { challenge, data } = await challenges.take<{ accountId?: string | null }>('auth', binding, response.response.clientDataJSON);
-      const passkey = await passkeys.findByCredentialId(response.id);
-      if (!passkey) throw new AppError('passkey.unknown_credential', { credentialId: response.id });
+      const found = await passkeys.findWithAccount(response.id);
+      if (!found) throw new AppError('passkey.unknown_credential', { credentialId: response.id });
+      const { passkey, account } = found;
       if (data.accountId !== undefined && data.accountId !== passkey.accountId) throw new AppError('passkey.verification_failed');
       if (response.response.userHandle) {
         const handle = Buffer.from(response.response.userHandle, 'base64url').toString('utf8');
@@ -139,10 +140,9 @@ export function createPasskeyService(deps: {
       }
       if (!verification.verified) throw new AppError('passkey.verification_failed');
       const { newCounter } = verification.authenticationInfo;
-      if (!(await passkeys.recordUse(passkey.id, newCounter))) throw new AppError('passkey.counter_regression');
-      const account = await accounts.findById(passkey.accountId);
       if (!account) throw new AppError('passkey.unknown_credential');
       if (account.disabledAt) throw new AppError('account.disabled');
+      if (!(await passkeys.recordUse(passkey.id, newCounter))) throw new AppError('passkey.counter_regression');
       return { account, passkey: { ...passkey, counter: newCounter, lastUsedAt: new Date() } };
     },
 
