@@ -4,6 +4,9 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
+
+/** The heap settings of the Dockerfile's NODE_OPTIONS: Tobira is measured as it ships. */
+export const productionNodeArgs = '--max-semi-space-size=8 --max-old-space-size=160';
 import { scenarios, type Scenario } from './flows.ts';
 
 /** The benchmark's settings after parsing. */
@@ -51,7 +54,8 @@ export const usage = `Usage: npm run bench -- [options]
   --no-baseline            measure Tobira only
   --out bench/results      where the JSON, the SVG chart and the logs go
   --keep-db                keep the tobira_bench database after the run
-  --node-args="..."        extra node arguments for the Tobira processes (e.g. "--max-semi-space-size=4")
+  --node-args="..."        node arguments for the Tobira processes; default: the Dockerfile's
+                           NODE_OPTIONS, "${productionNodeArgs}" (--node-args= for V8's defaults)
   --candidate DIR          also measure Tobira from another checkout (a branch with a change),
                            side by side with this one, in its own database (tobira_bench_candidate)
 
@@ -109,7 +113,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
     databaseName: env.BENCH_DATABASE || 'tobira_bench',
     keepDatabase: values['keep-db'] ?? false,
-    nodeArgs: (values['node-args'] ?? '').split(/\s+/).filter(Boolean),
+    nodeArgs: (values['node-args'] ?? productionNodeArgs).split(/\s+/).filter(Boolean),
     candidate: values.candidate,
   };
 }

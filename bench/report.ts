@@ -242,7 +242,8 @@ export function renderMarkdown(report: Report): string {
   const out = [
     `## Tobira vs baseline — ${report.generatedAt.slice(0, 16).replace('T', ' ')} UTC, commit ${report.environment.commit}`,
     '',
-    `${report.environment.cpus} × ${report.environment.cpuModel}, Node ${report.environment.node}; ${o.instances} Tobira instance(s), `
+    `${report.environment.cpus} × ${report.environment.cpuModel}, Node ${report.environment.node}; ${o.instances} Tobira instance(s)`
+    + `${o.nodeArgs.length ? ` (node ${o.nodeArgs.join(' ')})` : ' (V8\'s default heap)'}, `
     + `${o.workers} load worker(s), ${o.identifierFirst ? 'identifier-first' : 'discoverable'} passkey sign-in. `
     + `Medians of ${o.repeat} window(s) of ${o.durationS} s after ${o.warmupS} s warm-up. A flow of \`signin\` is 7 requests, `
     + '`discovery` 2, the grants 1. CPU is user + system time of the server process(es) per completed flow; '

@@ -33,6 +33,7 @@ import { createProvider } from './oidc/provider.ts';
 import { clientMetadataReader } from './oidc/adapter.ts';
 import { createChangeFeed } from './db/change-feed.ts';
 import { createCachedReads } from './db/cached-reads.ts';
+import { plainSql } from './db/sql.ts';
 import { createClientService, type ClientService } from './admin/client-service.ts';
 import { createAdminServices, type AdminConsoleServices } from './admin/admin-services.ts';
 import { createSmsSender, type SmsSender } from './sms/sms-sender.ts';
@@ -113,7 +114,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
   // Client metadata is read on most requests: kept in memory while PostgreSQL reports every change
   // (LISTEN/NOTIFY; src/db/change-feed.ts). The embedded database reads the table every time.
   const changes = config.databaseUrl ? await createChangeFeed(config.databaseUrl, logger) : undefined;
-  const clientReads = createCachedReads(changes, { table: 'oidc_clients', load: clientMetadataReader(ds) });
+  const clientReads = createCachedReads(changes, { table: 'oidc_clients', load: clientMetadataReader(plainSql(ds)) });
   const clients = createClientService(ds, { changed: (clientId) => clientReads.invalidate(clientId) });
   const sms = createSmsSender({ smsUrl: config.smsUrl, dataDir: config.dataDir, logger });
   if (!config.smsUrl) logger.warn(`SMS_URL is not set: text messages are written to ${config.dataDir}/sms/`);

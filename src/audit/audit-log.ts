@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { plainSql } from '../db/sql.ts';
 import type { Logger } from 'pino';
 
 /** Kinds of audit events. */
@@ -28,10 +29,11 @@ export interface AuditLog {
 
 /** Builds the audit log on a data source. */
 export function createAuditLog(ds: DataSource, logger: Logger): AuditLog {
+  const sql = plainSql(ds);
   return {
     async record(event) {
       try {
-        await ds.query(
+        await sql(
           'INSERT INTO audit_events (type, account_id, actor_id, client_id, ip, user_agent, data) VALUES ($1, $2, $3, $4, $5, $6, $7)',
           [event.type, event.accountId ?? null, event.actorId ?? null, event.clientId ?? null, event.ip ?? null,
             event.userAgent?.slice(0, 512) ?? null, JSON.stringify(event.data ?? {})],

@@ -30,18 +30,35 @@ await instance.init({
 /** A translation function bound to one locale. */
 export type Translate = TFunction;
 
+/** The memo key of a call: the key, plus its options when they are plain values; undefined when not memoizable. */
+function memoKey(key: unknown, options: Record<string, unknown> | undefined): string | undefined {
+  if (typeof key !== 'string') return undefined;
+  if (options === undefined) return key;
+  if (typeof options !== 'object' || options === null || 'returnObjects' in options) return undefined;
+  for (const value of Object.values(options)) {
+    if (value !== null && typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return undefined;
+  }
+  return `${key}\u0000${JSON.stringify(options)}`;
+}
+
 /**
- * One translation function per locale, made once. A key asked for without options (most of a
- * page's strings) is looked up in i18next once and then answered from a map: catalogs do not
- * change while the process runs.
+ * One translation function per locale, made once. A key asked for without options, or with plain
+ * values to interpolate (most of a page's strings), is looked up in i18next once and then answered
+ * from a map: catalogs do not change while the process runs.
  */
 function memoizedTranslator(locale: Locale): Translate {
   const fixed = instance.getFixedT(locale);
   const plain = new Map<string, unknown>();
-  return ((key: string | string[], options?: unknown) => {
-    if (options !== undefined || typeof key !== 'string') return (fixed as unknown as (k: unknown, o?: unknown) => unknown)(key, options);
-    let value = plain.get(key);
-    if (value === undefined) plain.set(key, (value = fixed(key)));
+  const translate = fixed as unknown as (k: unknown, o?: unknown) => unknown;
+  return ((key: string | string[], options?: Record<string, unknown>) => {
+    const memo = memoKey(key, options);
+    if (memo === undefined) return translate(key, options);
+    let value = plain.get(memo);
+    if (value === undefined) {
+      // Bounded: interpolated values (a client's name) vary; start over rather than grow.
+      if (plain.size >= 10_000) plain.clear();
+      plain.set(memo, (value = translate(key, options)));
+    }
     return value;
   }) as unknown as Translate;
 }

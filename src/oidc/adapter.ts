@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { requestReadAhead, takeReadAhead } from './read-ahead.ts';
+import { plainSql, type Sql } from '../db/sql.ts';
 import type { KeyValueStore } from '../store/store.ts';
 import type { CachedReads } from '../db/cached-reads.ts';
 
@@ -50,11 +51,11 @@ const refreshTokenWithSessionAndGrant = `WITH r AS (SELECT id, payload, consumed
   ${accountOf('(SELECT payload FROM r)')}`;
 
 /** Durable models: rows in `oidc_payloads`. Consumption is one conditional UPDATE (atomic). */
-function postgresAdapter(ds: DataSource, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {
+function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {
   const select = `SELECT payload, consumed_at FROM oidc_payloads
     WHERE model = $1 AND %COL% = $2 AND ${live} LIMIT 1`;
   const load = async (column: 'id' | 'uid', value: string): Promise<AdapterPayload | undefined> => {
-    const rows = await ds.query(select.replace('%COL%', column), [model, value]);
+    const rows = await sql(select.replace('%COL%', column), [model, value]);
     return rows.length ? toPayload(rows[0]) : undefined;
   };
   const written = () => requestReadAhead()?.clear();
@@ -63,8 +64,8 @@ function postgresAdapter(ds: DataSource, model: string, revokeGrant: (grantId: s
    * Runs a read-ahead query: returns this model's row and keeps the others for the request,
    * recording what this row points to (`pointsTo`) but was not found as absent (expired or revoked).
    */
-  async function loadAhead(sql: string, value: string, pointsTo: (own: AdapterPayload) => string[]): Promise<AdapterPayload | undefined> {
-    const rows: { model: string; id: string; payload: AdapterPayload; consumed_at: Date | null }[] = await ds.query(sql, [value]);
+  async function loadAhead(statement: string, value: string, pointsTo: (own: AdapterPayload) => string[]): Promise<AdapterPayload | undefined> {
+    const rows: { model: string; id: string; payload: AdapterPayload; consumed_at: Date | null }[] = await sql(statement, [value]);
     const ahead = requestReadAhead()!;
     let own: AdapterPayload | undefined;
     for (const row of rows) {
@@ -108,7 +109,7 @@ function postgresAdapter(ds: DataSource, model: string, revokeGrant: (grantId: s
     ...finders,
     async upsert(id, payload, expiresIn) {
       written();
-      await ds.query(
+      await sql(
         `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, account_id, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(secs => $7::int) END)
          ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
@@ -120,7 +121,7 @@ function postgresAdapter(ds: DataSource, model: string, revokeGrant: (grantId: s
     async findByUserCode() { return undefined; },
     async consume(id) {
       written();
-      const rows = await ds.query(
+      const rows = await sql(
         `WITH c AS (UPDATE oidc_payloads SET consumed_at = now()
            WHERE model = $1 AND id = $2 AND consumed_at IS NULL RETURNING grant_id)
          SELECT grant_id FROM c`,
@@ -134,7 +135,7 @@ function postgresAdapter(ds: DataSource, model: string, revokeGrant: (grantId: s
     },
     async destroy(id) {
       written();
-      await ds.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
+      await sql('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
     },
     async revokeByGrantId(grantId) { written(); await revokeGrant(grantId); },
   };
@@ -172,9 +173,9 @@ function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId
 }
 
 /** Reads a client's metadata from `oidc_clients`; a disabled or unknown client is `undefined`. */
-export function clientMetadataReader(ds: Pick<DataSource, 'query'>): (clientId: string) => Promise<AdapterPayload | undefined> {
+export function clientMetadataReader(sql: Sql): (clientId: string) => Promise<AdapterPayload | undefined> {
   return async (clientId) => {
-    const rows = await ds.query('SELECT metadata FROM oidc_clients WHERE client_id = $1 AND NOT disabled', [clientId]);
+    const rows = await sql('SELECT metadata FROM oidc_clients WHERE client_id = $1 AND NOT disabled', [clientId]);
     return rows[0]?.metadata;
   };
 }
@@ -205,15 +206,16 @@ export function createAdapterFactory(deps: {
   ds: DataSource; store: KeyValueStore; clients?: CachedReads<AdapterPayload>;
 }): (model: string) => Adapter {
   const { ds, store } = deps;
-  const readClient = deps.clients ? (id: string) => deps.clients!.get(id) : clientMetadataReader(ds);
+  const sql = plainSql(ds);
+  const readClient = deps.clients ? (id: string) => deps.clients!.get(id) : clientMetadataReader(sql);
   async function revokeGrant(grantId: string): Promise<void> {
     const keys = await store.smembers(`oidc:grant:${grantId}`);
     await store.del(...keys, ...keys.map((k) => `${k}:consumed`), `oidc:grant:${grantId}`);
-    await ds.query('DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = $2 AND id = $1)', [grantId, 'Grant']);
+    await sql('DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = $2 AND id = $1)', [grantId, 'Grant']);
   }
   return (model: string) => {
     if (model === 'Client') return clientAdapter(readClient);
-    return durableModels.has(model) ? postgresAdapter(ds, model, revokeGrant) : storeAdapter(store, model, revokeGrant);
+    return durableModels.has(model) ? postgresAdapter(sql, model, revokeGrant) : storeAdapter(store, model, revokeGrant);
   };
 }
 

@@ -1,6 +1,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import { PasskeyEntity, type Passkey } from './passkey.entity.ts';
 import { toAccount } from '../accounts/account-service.ts';
+import { plainSql } from '../db/sql.ts';
 import type { Account } from '../accounts/account.entity.ts';
 
 /** Stored passkeys. */
@@ -34,6 +35,7 @@ export type PasskeyRemoval =
 /** Builds the passkey repository on a data source. */
 export function createPasskeyRepository(ds: DataSource): PasskeyRepository {
   const repo: Repository<Passkey> = ds.getRepository(PasskeyEntity);
+  const sql = plainSql(ds);
   return {
     async findByCredentialId(credentialId) {
       const rows = await ds.query('SELECT * FROM passkeys WHERE credential_id = $1', [credentialId]);
@@ -41,7 +43,7 @@ export function createPasskeyRepository(ds: DataSource): PasskeyRepository {
     },
     // On every passkey sign-in: one plain query for the passkey and its account.
     async findWithAccount(credentialId) {
-      const rows = await ds.query(
+      const rows = await sql(
         'SELECT p.*, row_to_json(a) AS account FROM passkeys p LEFT JOIN accounts a ON a.id = p.account_id WHERE p.credential_id = $1',
         [credentialId],
       );
@@ -51,7 +53,7 @@ export function createPasskeyRepository(ds: DataSource): PasskeyRepository {
     listByAccount: (accountId) => repo.find({ where: { accountId }, order: { createdAt: 'ASC' } }),
     async insert(passkey) { await repo.insert(passkey); },
     async recordUse(id, counter) {
-      const rows = await ds.query(
+      const rows = await sql(
         `WITH u AS (UPDATE passkeys SET counter = $2, last_used_at = now()
            WHERE id = $1 AND (counter < $2 OR ($2 = 0 AND counter = 0)) RETURNING id)
          SELECT count(*)::int AS n FROM u`,
