@@ -35,12 +35,18 @@ export function resolveLocale(req: IncomingMessage, uiLocales?: Locale): Locale 
  */
 export function localeMiddleware() {
   return async (ctx: Context, next: Next) => {
-    const requested = ctx.query.lang;
+    const requested = ctx.querystring.includes('lang=') ? ctx.query.lang : undefined;
     if (isLocale(requested)) {
       ctx.cookies.set(localeCookie, requested, { maxAge: 365 * 24 * 3600 * 1000, sameSite: 'lax', httpOnly: false, signed: false, overwrite: true });
       ctx.request.headers.cookie = `${localeCookie}=${requested}; ${ctx.request.headers.cookie ?? ''}`;
     }
-    ctx.state.locale = resolveLocale(ctx.req);
+    // Worked out on first use: token, userinfo and discovery answers never need it.
+    let locale: Locale | undefined;
+    Object.defineProperty(ctx.state, 'locale', {
+      get: () => (locale ??= resolveLocale(ctx.req)),
+      set: (value: Locale) => { locale = value; },
+      enumerable: true, configurable: true,
+    });
     await next();
   };
 }

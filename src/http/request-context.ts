@@ -11,17 +11,21 @@ export function requestContext(logger: Logger) {
     const incoming = ctx.get('x-request-id');
     const requestId = /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
-    ctx.state.log = logger.child({ reqId: requestId });
-    (ctx.req as unknown as { tobira: unknown }).tobira = { requestId, log: ctx.state.log };
+    // The request's logger is made on first use (most requests log nothing at warn level).
+    let log: Logger | undefined;
+    const requestLog = () => (log ??= logger.child({ reqId: requestId }));
+    Object.defineProperty(ctx.state, 'log', { get: requestLog, enumerable: true, configurable: true });
+    (ctx.req as unknown as { tobira: unknown }).tobira = { requestId, get log() { return requestLog(); } };
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
     try {
       await next();
     } finally {
       const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
-      ctx.state.log[status >= 500 ? 'error' : 'info']({
-        method: ctx.method, path: ctx.path, status, ms: Math.round(performance.now() - started),
-      }, 'request');
+      const level = status >= 500 ? 'error' : 'info';
+      if (logger.isLevelEnabled(level)) {
+        requestLog()[level]({ method: ctx.method, path: ctx.path, status, ms: Math.round(performance.now() - started) }, 'request');
+      }
     }
   };
 }
