@@ -81,7 +81,8 @@ export const clientScopes = ['openid', 'profile', 'email', 'phone', 'offline_acc
 
 /** What an admin may set on a client. `null` clears an optional field. */
 export const clientInputSchema = z.object({
-  client_id: z.string().regex(/^[A-Za-z0-9._-]{3,100}$/, '3-100 letters, digits, dot, dash or underscore').optional(),
+  // Starts with a letter or digit, so that it never reads as an option on a command line.
+  client_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{2,99}$/, '3-100 letters, digits, dot, dash or underscore, starting with a letter or digit').optional(),
   client_name: z.string().trim().min(1).max(100),
   logo_uri: webUri.nullable().optional(),
   policy_uri: webUri.nullable().optional(),
@@ -216,6 +217,14 @@ export function parseClientInput(input: unknown): z.output<typeof clientInputSch
 }
 const parse = parseClientInput;
 
+/** A random client_id: 16 base64url characters that start with a letter or digit (never "-"). */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(12).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+}
+
 /** Builds the client service on a data source. */
 export function createClientService(ds: DataSource, hooks: {
   /** Called after every write, with the client it changed (this process's cache drops it at once). */
@@ -255,7 +264,7 @@ export function createClientService(ds: DataSource, hooks: {
   const service: ClientService = {
     async create(input) {
       const data = parse(input);
-      const clientId = data.client_id ?? randomBytes(12).toString('base64url');
+      const clientId = data.client_id ?? newClientId();
       const secret = usesSecret(data.token_endpoint_auth_method) ? newSecret() : undefined;
       const rows = await ds.query(
         'INSERT INTO oidc_clients (client_id, metadata) VALUES ($1, $2) ON CONFLICT (client_id) DO NOTHING RETURNING *',

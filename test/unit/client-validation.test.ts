@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { clientInputSchema, type ClientInput } from '../../src/admin/client-service.ts';
+import { clientInputSchema, newClientId, type ClientInput } from '../../src/admin/client-service.ts';
 
 const base: ClientInput = { client_name: 'Mileage Club', redirect_uris: ['https://club.example.com/callback'] };
 
@@ -60,6 +60,7 @@ describe('client registration rules (what an admin may register)', () => {
       ['https on loopback next to a native app scheme', { redirect_uris: ['com.example.club:/cb', 'https://localhost/cb'] }, /^redirect_uris: a native app .* cannot also use https on a loopback address/],
       ['an unknown field', { application_type: 'native' }, /unrecognized key/i],
       ['a client_id with spaces', { client_id: 'my client' }, /^client_id: /],
+      ['a client_id that starts with a dash (it would read as a CLI option)', { client_id: '-club' }, /^client_id: .*starting with a letter or digit/],
       ['the device code grant', { grant_types: ['urn:ietf:params:oauth:grant-type:device_code'] as never }, /^grant_types\.0: /],
       ['refresh_token without authorization_code', { grant_types: ['client_credentials', 'refresh_token'], redirect_uris: [] }, /^grant_types: refresh_token is only issued with authorization_code/],
       ['private_key_jwt without a JWKS URI', { token_endpoint_auth_method: 'private_key_jwt' }, /^jwks_uri: private_key_jwt needs/],
@@ -79,5 +80,11 @@ describe('client registration rules (what an admin may register)', () => {
         expect(found.some((p) => expected.test(p)), `issues: ${JSON.stringify(found)}`).to.equal(true);
       });
     }
+  });
+
+  it('generates client ids that start with a letter or digit, so the CLI never reads one as an option', () => {
+    const ids = Array.from({ length: 2000 }, newClientId);
+    for (const id of ids) expect(id).to.match(/^[A-Za-z0-9][A-Za-z0-9_-]{15}$/);
+    expect(new Set(ids).size).to.equal(ids.length);
   });
 });

@@ -115,7 +115,7 @@ async function audit(ctx: CommandContext, clientId: string, action: string): Pro
 const create: Command = {
   path: ['clients', 'create'],
   summary: 'register an application (OIDC client); prints its secret once',
-  options: { ...metadataOptions, name: { ...metadataOptions.name, required: true }, 'client-id': { type: 'string', value: 'ID', description: 'a chosen client_id (3-100 letters, digits, dot, dash, underscore); default: random' } },
+  options: { ...metadataOptions, name: { ...metadataOptions.name, required: true }, 'client-id': { type: 'string', value: 'ID', description: 'a chosen client_id (3-100 letters, digits, dot, dash, underscore; starting with a letter or digit); default: random' } },
   notes: [
     'A confidential client gets a client_secret, printed once. Sign-ins must use PKCE (S256).',
     'The client works at once on every running instance: clients are read from the database on each use.',
