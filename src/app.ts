@@ -70,7 +70,7 @@ export async function createApp(c: Container): Promise<Koa> {
   const providerHeaders = helmet({ contentSecurityPolicy: false, strictTransportSecurity: false });
   // oidc-provider's middleware runs in our request's own context (as koa-mount does), rather
   // than a second Koa context per request through provider.callback().
-  const providerMiddleware = compose(c.provider.app.middleware);
+  const providerMiddleware = compose((c.provider as unknown as Koa).middleware);
 
   app.use(requestContext(c.logger));
   app.use(localeMiddleware());
