@@ -4,10 +4,10 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
+import { scenarios, type Scenario } from './flows.ts';
 
 /** The heap settings of the Dockerfile's NODE_OPTIONS: Tobira is measured as it ships. */
 export const productionNodeArgs = '--max-semi-space-size=8 --max-old-space-size=160';
-import { scenarios, type Scenario } from './flows.ts';
 
 /** The benchmark's settings after parsing. */
 export interface BenchOptions {

@@ -8,10 +8,10 @@ export type Sql = (text: string, params?: unknown[]) => Promise<any[]>;
  * The query function for hot paths (every sign-in, token and userinfo call): on PostgreSQL the pg
  * pool's own `query`, which skips TypeORM's query runner (about 30 µs of CPU per statement), with
  * named statements, so that each connection parses and plans a statement once; on the embedded
- * database the data source's. Statements must be fixed texts (parameters in `params`): each text
- * gets one name. Statements must be SELECTs or end in one (a CTE
- * over an INSERT/UPDATE/DELETE), or have their result ignored: both paths then give the same rows.
- * Use it after the data source is initialized.
+ * database the data source's. Statements must be fixed texts (parameters in `params`), so that
+ * each text gets one name; and SELECTs, or end in one (a CTE over an INSERT/UPDATE/DELETE), or
+ * have their result ignored: both paths then give the same rows. Use it after the data source is
+ * initialized.
  */
 export function plainSql(ds: DataSource): Sql {
   const embedded = Boolean((ds.options as { driver?: unknown }).driver);

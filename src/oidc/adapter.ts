@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import { requestReadAhead, takeReadAhead } from './read-ahead.ts';
+import { dropReadAhead, readAheadKey, requestReadAhead, takeReadAhead } from './read-ahead.ts';
 import { plainSql, type Sql } from '../db/sql.ts';
 import type { KeyValueStore } from '../store/store.ts';
 import type { CachedReads } from '../db/cached-reads.ts';
@@ -24,28 +24,29 @@ function toPayload(row: { payload: AdapterPayload; consumed_at: Date | string | 
   return row.consumed_at ? { ...row.payload, consumed: Math.floor(new Date(row.consumed_at).getTime() / 1000) } : row.payload;
 }
 
-const live = '(expires_at IS NULL OR expires_at > now())';
+/** Not expired: the condition on `expires_at` of the row aliased `alias` (none for the only table). */
+const live = (alias = '') => `(${alias}expires_at IS NULL OR ${alias}expires_at > now())`;
 
 /** The account a payload names (`accountId`), as a row of one column `payload` (guarding the uuid cast). */
 const accountOf = (payload: string) => `SELECT 'Account' AS model, a.id::text AS id, to_jsonb(a) - 'totp_secret' AS payload, NULL::timestamptz AS consumed_at
   FROM accounts a WHERE a.id = CASE WHEN ${payload}->>'accountId' ~ '^[0-9a-f-]{36}$' THEN (${payload}->>'accountId')::uuid END`;
 
 /** One query: a session by uid, the grants of its authorizations, and its account. */
-const sessionWithGrants = `WITH s AS (SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = 'Session' AND uid = $1 AND ${live} LIMIT 1)
+const sessionWithGrants = `WITH s AS (SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = 'Session' AND uid = $1 AND ${live()} LIMIT 1)
   SELECT 'Session' AS model, id, payload, consumed_at FROM s
   UNION ALL
   SELECT 'Grant', g.id, g.payload, g.consumed_at FROM oidc_payloads g
-   WHERE g.model = 'Grant' AND ${live.replaceAll('expires_at', 'g.expires_at')}
+   WHERE g.model = 'Grant' AND ${live('g.')}
      AND g.id IN (SELECT a.value->>'grantId' FROM s, jsonb_each(s.payload->'authorizations') a)
   UNION ALL
   ${accountOf('(SELECT payload FROM s)')}`;
 
 /** One query: a refresh token by id, its session (by uid), its grant and its account. */
-const refreshTokenWithSessionAndGrant = `WITH r AS (SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = 'RefreshToken' AND id = $1 AND ${live} LIMIT 1)
+const refreshTokenWithSessionAndGrant = `WITH r AS (SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = 'RefreshToken' AND id = $1 AND ${live()} LIMIT 1)
   SELECT 'RefreshToken' AS model, id, payload, consumed_at FROM r
   UNION ALL
   SELECT o.model, o.id, o.payload, o.consumed_at FROM oidc_payloads o, r
-   WHERE ${live.replaceAll('expires_at', 'o.expires_at')} AND (
+   WHERE ${live('o.')} AND (
      (o.model = 'Session' AND o.uid = r.payload->>'sessionUid') OR (o.model = 'Grant' AND o.id = r.payload->>'grantId'))
   UNION ALL
   ${accountOf('(SELECT payload FROM r)')}`;
@@ -53,12 +54,11 @@ const refreshTokenWithSessionAndGrant = `WITH r AS (SELECT id, payload, consumed
 /** Durable models: rows in `oidc_payloads`. Consumption is one conditional UPDATE (atomic). */
 function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {
   const select = `SELECT payload, consumed_at FROM oidc_payloads
-    WHERE model = $1 AND %COL% = $2 AND ${live} LIMIT 1`;
+    WHERE model = $1 AND %COL% = $2 AND ${live()} LIMIT 1`;
   const load = async (column: 'id' | 'uid', value: string): Promise<AdapterPayload | undefined> => {
     const rows = await sql(select.replace('%COL%', column), [model, value]);
     return rows.length ? toPayload(rows[0]) : undefined;
   };
-  const written = () => requestReadAhead()?.clear();
 
   /**
    * Runs a read-ahead query: returns this model's row and keeps the others for the request,
@@ -70,8 +70,8 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
     let own: AdapterPayload | undefined;
     for (const row of rows) {
       if (row.model === model) own = toPayload(row);
-      else if (row.model === 'Account') ahead.set(`Account:${row.id}`, row.payload);
-      else ahead.set(row.model === 'Session' ? `Session:uid:${row.payload.uid}` : `Grant:${row.id}`, toPayload(row));
+      else if (row.model === 'Account') ahead.set(readAheadKey.account(row.id), row.payload);
+      else ahead.set(row.model === 'Session' ? readAheadKey.session(String(row.payload.uid)) : readAheadKey.grant(row.id), toPayload(row));
     }
     if (own) for (const key of pointsTo(own)) if (!ahead.has(key)) ahead.set(key, null);
     return own;
@@ -83,32 +83,33 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
   };
   if (model === 'Session') {
     finders.findByUid = async (uid) => {
-      const ahead = takeReadAhead(`Session:uid:${uid}`);
+      const ahead = takeReadAhead(readAheadKey.session(uid));
       if (ahead !== undefined) return ahead ?? undefined;
       if (!Provider.ctx) return load('uid', uid);
       return loadAhead(sessionWithGrants, uid, (session) => [
         ...Object.values((session.authorizations ?? {}) as Record<string, { grantId?: string }>)
-          .flatMap((a) => (a.grantId ? [`Grant:${a.grantId}`] : [])),
-        ...(session.accountId ? [`Account:${session.accountId}`] : []),
+          .flatMap((a) => (a.grantId ? [readAheadKey.grant(a.grantId)] : [])),
+        ...(session.accountId ? [readAheadKey.account(String(session.accountId))] : []),
       ]);
     };
   } else if (model === 'Grant') {
     finders.find = async (id) => {
-      const ahead = takeReadAhead(`Grant:${id}`);
+      const ahead = takeReadAhead(readAheadKey.grant(id));
       return ahead !== undefined ? (ahead ?? undefined) : load('id', id);
     };
   } else if (model === 'RefreshToken') {
     finders.find = (id) => (Provider.ctx
       ? loadAhead(refreshTokenWithSessionAndGrant, id, (token) => [
-        ...(token.sessionUid ? [`Session:uid:${token.sessionUid}`] : []), ...(token.grantId ? [`Grant:${token.grantId}`] : []),
-        ...(token.accountId ? [`Account:${token.accountId}`] : [])])
+        ...(token.sessionUid ? [readAheadKey.session(String(token.sessionUid))] : []),
+        ...(token.grantId ? [readAheadKey.grant(token.grantId)] : []),
+        ...(token.accountId ? [readAheadKey.account(String(token.accountId))] : [])])
       : load('id', id));
   }
 
   return {
     ...finders,
     async upsert(id, payload, expiresIn) {
-      written();
+      dropReadAhead();
       await sql(
         `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, account_id, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(secs => $7::int) END)
@@ -120,7 +121,7 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
     },
     async findByUserCode() { return undefined; },
     async consume(id) {
-      written();
+      dropReadAhead();
       const rows = await sql(
         `WITH c AS (UPDATE oidc_payloads SET consumed_at = now()
            WHERE model = $1 AND id = $2 AND consumed_at IS NULL RETURNING grant_id)
@@ -134,10 +135,10 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
       }
     },
     async destroy(id) {
-      written();
+      dropReadAhead();
       await sql('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
     },
-    async revokeByGrantId(grantId) { written(); await revokeGrant(grantId); },
+    async revokeByGrantId(grantId) { dropReadAhead(); await revokeGrant(grantId); },
   };
 }
 

@@ -1,7 +1,7 @@
 import type { FindAccount, InteractionResults, KoaContextWithOIDC } from 'oidc-provider';
 import type { Account } from '../accounts/account.entity.ts';
 import { toAccount, type AccountService } from '../accounts/account-service.ts';
-import { takeReadAhead } from './read-ahead.ts';
+import { readAheadKey, takeReadAhead } from './read-ahead.ts';
 
 /**
  * Standard claims per scope, plus `member` for the member number. `acr`, `amr` and
@@ -62,7 +62,7 @@ export function createFindAccount(accounts: AccountService): FindAccount {
       };
     }
     // Read with the session or refresh token moments ago in this request, when it was (read-ahead.ts).
-    const ahead = takeReadAhead(`Account:${sub}`);
+    const ahead = takeReadAhead(readAheadKey.account(sub));
     const account = ahead !== undefined ? (ahead && toAccount(ahead)) : await accounts.findById(sub);
     if (!account || account.disabledAt) return undefined;
     return { accountId: account.id, claims: async () => claimsOf(account) };

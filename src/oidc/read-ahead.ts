@@ -9,7 +9,14 @@ import Provider from 'oidc-provider';
  */
 const rowsByRequest = new WeakMap<object, Map<string, Record<string, unknown> | null>>();
 
-/** The read-ahead rows of the current oidc-provider request; undefined outside one. */
+/** The keys rows are kept under. */
+export const readAheadKey = {
+  session: (uid: string) => `Session:uid:${uid}`,
+  grant: (id: string) => `Grant:${id}`,
+  account: (id: string) => `Account:${id}`,
+};
+
+/** The read-ahead rows of the current oidc-provider request, made on first use; undefined outside one. */
 export function requestReadAhead(): Map<string, Record<string, unknown> | null> | undefined {
   const ctx = Provider.ctx as object | undefined;
   if (!ctx) return undefined;
@@ -20,8 +27,15 @@ export function requestReadAhead(): Map<string, Record<string, unknown> | null> 
 
 /** Takes a row read ahead in this request: the row, `null` (known absent) or `undefined` (not read ahead). */
 export function takeReadAhead(key: string): Record<string, unknown> | null | undefined {
-  const rows = requestReadAhead();
+  const ctx = Provider.ctx as object | undefined;
+  const rows = ctx && rowsByRequest.get(ctx);
   const row = rows?.get(key);
   rows?.delete(key);
   return row;
+}
+
+/** Drops every row read ahead in this request (a durable model was written). */
+export function dropReadAhead(): void {
+  const ctx = Provider.ctx as object | undefined;
+  if (ctx) rowsByRequest.delete(ctx);
 }
