@@ -28,7 +28,8 @@ const ownPrefixes = ['/interaction/', '/demo', '/admin/', '/enroll/', '/recover/
  * our routers, and oidc-provider mounted last.
  */
 export async function createApp(c: Container): Promise<Koa> {
-  const app = new Koa({ proxy: c.config.trustProxy, keys: c.config.cookieKeys });
+  const app = new Koa({ proxy: c.config.trustProxy });
+  app.keys = c.cookieSigner;
   app.on('error', () => { /* logged by the error handler and request logger */ });
 
   const limits = {

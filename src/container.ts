@@ -30,6 +30,7 @@ import { createSignup, type Signup } from './enrollment/signup.ts';
 import { createAuditLog, type AuditLog } from './audit/audit-log.ts';
 import { loadSigningKeys } from './oidc/signing-keys.ts';
 import { createProvider } from './oidc/provider.ts';
+import { CookieSigner } from './http/cookie-signer.ts';
 import { clientMetadataReader } from './oidc/adapter.ts';
 import { createChangeFeed } from './db/change-feed.ts';
 import { createCachedReads } from './db/cached-reads.ts';
@@ -71,6 +72,8 @@ export interface Container {
   /** The account area's sessions (sign-in through Tobira), step-up checks and change notifications. */
   accountKit: AccountKit;
   provider: Provider;
+  /** Signs and checks cookies for oidc-provider and Koa (the configured cookie keys). */
+  cookieSigner: CookieSigner;
   /** The admin console's services (members, audit log, dashboard). */
   admin: AdminConsoleServices;
   close(): Promise<void>;
@@ -144,11 +147,12 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     consumeSmsBudget: (phone) => consumeOrThrow(smsPerPhone, phone),
   });
   const jwks = await loadSigningKeys(ds, box);
-  const provider = createProvider({ config, ds, store, accounts, jwks, renderer, clients: clientReads });
+  const cookieSigner = new CookieSigner(config.cookieKeys);
+  const provider = createProvider({ config, ds, store, accounts, jwks, renderer, clients: clientReads, cookieSigner });
   const admin = createAdminServices({ ds, store, passkeyRepository, mailer, provider, issuer: config.issuer, logger });
 
   return {
-    config, logger, ds, store, box, views, renderer, mailer, accounts, passkeyRepository, passkeys, emailCode, passwordSignIn, signup, audit, clients, codes, sms, totp, stepUp, addDeviceLinks, addDeviceEnrollment, recovery, accountKit, provider, admin,
+    config, logger, ds, store, box, views, renderer, mailer, accounts, passkeyRepository, passkeys, emailCode, passwordSignIn, signup, audit, clients, codes, sms, totp, stepUp, addDeviceLinks, addDeviceEnrollment, recovery, accountKit, provider, cookieSigner, admin,
     async close() {
       await mailer.close();
       await store.close();

@@ -153,9 +153,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   router.post('/passkey/verify', async (ctx) => {
     const response = authenticationResponseSchema.parse(body(ctx));
-    const details = await interaction(ctx, 'login');
+    // The interaction and the challenge are read together (one round trip to Redis with
+    // auto-pipelining); nothing is verified or written unless the interaction is good.
+    const [loaded, taken] = await Promise.allSettled([interaction(ctx, 'login'), passkeys.takeAuthenticationChallenge(ctx.params.uid!, response)]);
+    if (loaded.status === 'rejected') throw loaded.reason;
+    const details = loaded.value;
     try {
-      const { account } = await passkeys.verifyAuthentication(details.uid, response);
+      if (taken.status === 'rejected') throw taken.reason;
+      const { account } = await passkeys.verifyAuthentication(details.uid, response, taken.value);
       await finishLogin(ctx, details, account.id, 'passkey');
     } catch (error) {
       if (error instanceof AppError && error.code !== 'acr.not_satisfied') {

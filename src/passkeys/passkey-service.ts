@@ -53,6 +53,9 @@ export type RegisteredPasskey = Passkey & { passwordRetired: boolean };
 /** What a verified sign-in yields. */
 export interface PasskeySignIn { account: Account; passkey: Passkey }
 
+/** A sign-in challenge taken from the store, with what was kept with it. */
+export interface TakenChallenge { challenge: string; data: { accountId?: string | null } }
+
 /** WebAuthn ceremonies: sign-in (three paths) and registration. */
 export interface PasskeyService {
   /**
@@ -61,7 +64,14 @@ export interface PasskeyService {
    * identifier, decoy credentials of the same shape so the answer never reveals existence.
    */
   authenticationOptions(binding: string, identifier?: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
-  verifyAuthentication(binding: string, response: AuthenticationResponse): Promise<PasskeySignIn>;
+  /**
+   * Takes (single use) the sign-in challenge `response` answers, bound to `binding`; throws
+   * passkey.challenge_expired when it is unknown, expired or used. A caller that must check
+   * something else first takes it alongside that check (one round trip to the store for both).
+   */
+  takeAuthenticationChallenge(binding: string, response: AuthenticationResponse): Promise<TakenChallenge>;
+  /** Verifies a sign-in assertion; takes its challenge first unless `taken` is given. */
+  verifyAuthentication(binding: string, response: AuthenticationResponse, taken?: TakenChallenge): Promise<PasskeySignIn>;
   registrationOptions(binding: string, account: Account): Promise<PublicKeyCredentialCreationOptionsJSON>;
   /**
    * Verifies and stores a new passkey. Every registration path goes through here, so this is
@@ -89,6 +99,10 @@ export function createPasskeyService(deps: {
     return [{ id: id.toString('base64url'), transports: offeredTransports(['internal']) }];
   }
 
+  function takeAuthenticationChallenge(binding: string, response: AuthenticationResponse): Promise<TakenChallenge> {
+    return challenges.take<TakenChallenge['data']>('auth', binding, response.response.clientDataJSON);
+  }
+
   return {
     async authenticationOptions(binding, identifier) {
       let allowCredentials: { id: string; transports?: AuthenticatorTransport[] }[] | undefined;
@@ -109,8 +123,10 @@ export function createPasskeyService(deps: {
       return options;
     },
 
-    async verifyAuthentication(binding, response) {
-      const { challenge, data } = await challenges.take<{ accountId?: string | null }>('auth', binding, response.response.clientDataJSON);
+    takeAuthenticationChallenge,
+
+    async verifyAuthentication(binding, response, taken) {
+      const { challenge, data } = taken ?? await takeAuthenticationChallenge(binding, response);
       const found = await passkeys.findWithAccount(response.id);
       if (!found) throw new AppError('passkey.unknown_credential', { credentialId: response.id });
       const { passkey, account } = found;

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
-import { sharedTobira, startTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
-import { createRp, type TestRp } from '../helpers/oidc-flow.ts';
+import { sharedTobira, startTobira, backendLabel, testSecrets, type TestTobira } from '../helpers/tobira.ts';
+import { authorize, createRp, type TestRp } from '../helpers/oidc-flow.ts';
+import { createUserAgent } from '../helpers/user-agent.ts';
+import { en } from '../../src/i18n/en.ts';
 import { createMember, fetchJwks, jwtParts, signedInDevice, verifiesWith, type TestMember } from '../helpers/oidc-extra.ts';
 import { loadSigningKeys, rotateSigningKeys } from '../../src/oidc/signing-keys.ts';
 
@@ -9,12 +11,13 @@ describe(`signing-key rotation (${backendLabel()})`, () => {
   let rp: TestRp;
   let member: TestMember;
   let second: TestTobira | undefined;
+  const others: TestTobira[] = [];
   before(async () => {
     t = await sharedTobira();
     rp = await createRp(t);
     member = await createMember(t, rp);
   });
-  after(async () => { await second?.close(); });
+  after(async () => { await Promise.all([second, ...others].map((x) => x?.close())); });
 
   it('adds a key of each algorithm that comes first on the next load, and keeps the old ones', async () => {
     const { ds, box } = t.container;
@@ -57,5 +60,27 @@ describe(`signing-key rotation (${backendLabel()})`, () => {
     expect(verifiesWith(fresh.tokens.id_token!, jwks)).to.equal(true);
     expect(verifiesWith(old.tokens.id_token!, jwks), 'a token signed before the rotation still verifies').to.equal(true);
     expect(verifiesWith(fresh.tokens.id_token!, oldJwks), 'the old JWKS does not know the new key').to.equal(false);
+  });
+
+  it('cookie keys rotate: a cookie signed with the previous key still works, one signed with no configured key is refused', async function () {
+    if (!process.env.DATABASE_URL || !process.env.REDIS_URL) {
+      console.log('      (skipped: instances sharing an interaction need DATABASE_URL and REDIS_URL)');
+      this.skip();
+    }
+    // One browser (cookies are per host, not per port), sending each instance its own Origin.
+    const ua = createUserAgent();
+    const auth = await authorize(ua, rp);
+    const shared = { DATA_ENCRYPTION_KEY: t.config.dataEncryptionKey, REDIS_PREFIX: t.config.redisPrefix };
+    const rotated = await startTobira({ ...shared, COOKIE_KEYS: `rotated-cookie-key-0123456789abcdefghijklmnop,${testSecrets.COOKIE_KEYS}` });
+    const unknown = await startTobira({ ...shared, COOKIE_KEYS: 'unrelated-cookie-key-0123456789abcdefghijklmn' });
+    others.push(rotated, unknown);
+    const options = (x: TestTobira) => ua.post(`${x.url}/interaction/${auth.uid}/passkey/options`, {}, { headers: { origin: x.url } });
+
+    const accepted = await options(rotated);
+    expect(accepted.status, accepted.text).to.equal(200);
+    expect(accepted.json.challenge).to.be.a('string');
+    const refused = await options(unknown);
+    expect(refused.status).to.equal(404);
+    expect(refused.json).to.deep.equal({ error: 'interaction.not_found', message: en.errors['interaction.not_found'] });
   });
 });
