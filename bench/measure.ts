@@ -7,7 +7,7 @@
  */
 import type { Scenario, TargetSpec } from './flows.ts';
 import type { LoadWorker } from './load.ts';
-import { cpuDelta, cpuOf, machineCpu, memoryMb, resetPeakRss } from './proc-stats.ts';
+import { cpuDelta, cpuOf, machineCpu, memoryMb, resetPeakRss, v8BackgroundCpuMs } from './proc-stats.ts';
 import { percentile } from './stats.ts';
 import { mergeFailures, noFailures, type Failures, type WindowResult } from './window.ts';
 
@@ -27,6 +27,8 @@ export interface RunMeasurement {
   p99: number;
   /** CPU of the server processes (all Tobira instances, or the baseline) per completed flow. */
   serverCpuMsPerFlow: number;
+  /** The part of serverCpuMsPerFlow on V8's background threads (garbage collection, optimizing compiler). */
+  v8BackgroundCpuMsPerFlow: number;
   /** CPU of the Postgres backends serving Tobira's database per completed flow (0 for the baseline). */
   dbCpuMsPerFlow: number;
   /** CPU of the load generator per completed flow. */
@@ -84,6 +86,7 @@ export async function measureRun(
 
   await waitUntil(plan.warmupUntil);
   const serverBefore = cpuOf(target.pids);
+  const v8Before = sum(target.pids.map(v8BackgroundCpuMs));
   const loadBefore = cpuOf(workers.map((w) => w.pid));
   const machineBefore = machineCpu();
   const dbPidsBefore = await target.dbPids();
@@ -91,6 +94,7 @@ export async function measureRun(
 
   await waitUntil(plan.measureUntil);
   const serverAfter = cpuOf(target.pids);
+  const v8After = sum(target.pids.map(v8BackgroundCpuMs));
   const loadAfter = cpuOf(workers.map((w) => w.pid));
   const machineAfter = machineCpu();
   const dbAfter = cpuOf([...new Set([...dbPidsBefore, ...(await target.dbPids())])]);
@@ -107,6 +111,7 @@ export async function measureRun(
     flowsPerSec: merged.flows / seconds, requestsPerSec: merged.requests / seconds,
     p50: percentile(merged.latencies, 50), p95: percentile(merged.latencies, 95), p99: percentile(merged.latencies, 99),
     serverCpuMsPerFlow: perFlow(serverCpu),
+    v8BackgroundCpuMsPerFlow: perFlow(v8After - v8Before),
     dbCpuMsPerFlow: target.spec.name === 'baseline' ? 0 : perFlow(cpuDelta(dbBefore, dbAfter)),
     loadCpuMsPerFlow: perFlow(cpuDelta(loadBefore, loadAfter)),
     serverCores: serverCpu / timing.durationMs,
@@ -117,6 +122,8 @@ export async function measureRun(
     ...(sampler ? { rssSamples: samples } : {}),
   };
 }
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 function mergeResults(results: WindowResult[]): WindowResult {
   const failures = noFailures();

@@ -9,6 +9,13 @@ import { scenarios, type Scenario } from './flows.ts';
 /** The heap settings of the Dockerfile's NODE_OPTIONS: Tobira is measured as it ships. */
 export const productionNodeArgs = '--max-semi-space-size=8 --max-old-space-size=160';
 
+/**
+ * The Dockerfile's environment for the C library: two malloc arenas instead of one per thread
+ * that allocates (glibc's default), which keeps native memory (OpenSSL, libuv's pool, Node's
+ * buffers) from spreading over many arenas.
+ */
+export const productionEnv: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
 /** The benchmark's settings after parsing. */
 export interface BenchOptions {
   concurrency: number[];

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** Clock ticks per second (USER_HZ), read once. */
 const ticksPerSecond = (() => {
@@ -16,18 +16,41 @@ const ticksPerSecond = (() => {
   }
 })();
 
+/** User + system milliseconds and the command name in a /proc `stat` line. */
+function parseStat(stat: string): { name: string; ms: number } {
+  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  return { name: stat.slice(stat.indexOf('(') + 1, close), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond };
+}
+
 /** CPU time (user + system) a process has used, in milliseconds; null when it is gone. */
 export function cpuMs(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return ((utime + stime) * 1000) / ticksPerSecond;
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).ms;
   } catch {
     return null;
   }
+}
+
+/**
+ * CPU milliseconds a Node process's V8 background threads have used (threads named
+ * `V8Worker`: concurrent and parallel garbage collection, the optimizing compiler). The
+ * process total includes them; V8's own profiler (`--cpu-prof`) does not see them. 0 when
+ * the process is gone; threads that ended are not counted (V8's workers live as long as the
+ * process).
+ */
+export function v8BackgroundCpuMs(pid: number): number {
+  let total = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const { name, ms } = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+        if (name === 'V8Worker') total += ms;
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* the process ended */ }
+  return total;
 }
 
 /** Resident set size now and its high-water mark, in MB; null when the process is gone. */

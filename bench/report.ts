@@ -9,7 +9,7 @@ import { cpus } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import type { Scenario, TargetSpec } from './flows.ts';
 import type { RunMeasurement } from './measure.ts';
-import type { BenchOptions } from './options.ts';
+import { productionEnv, type BenchOptions } from './options.ts';
 import type { ProfileSummary } from './profile.ts';
 import { fmt, median, slope } from './stats.ts';
 import { mergeFailures, noFailures, type Failures } from './window.ts';
@@ -23,6 +23,8 @@ export interface Aggregate {
   p95: number;
   p99: number;
   serverCpuMsPerFlow: number;
+  /** The part of serverCpuMsPerFlow on V8's background threads (garbage collection, optimizing compiler). */
+  v8BackgroundCpuMsPerFlow: number;
   dbCpuMsPerFlow: number;
   loadCpuMsPerFlow: number;
   serverCores: number;
@@ -95,7 +97,8 @@ function aggregate(runs: RunMeasurement[]): Aggregate | undefined {
     repeats: runs.length,
     flowsPerSec: m((r) => r.flowsPerSec), requestsPerSec: m((r) => r.requestsPerSec),
     p50: m((r) => r.p50), p95: m((r) => r.p95), p99: m((r) => r.p99),
-    serverCpuMsPerFlow: m((r) => r.serverCpuMsPerFlow), dbCpuMsPerFlow: m((r) => r.dbCpuMsPerFlow),
+    serverCpuMsPerFlow: m((r) => r.serverCpuMsPerFlow), v8BackgroundCpuMsPerFlow: m((r) => r.v8BackgroundCpuMsPerFlow),
+    dbCpuMsPerFlow: m((r) => r.dbCpuMsPerFlow),
     loadCpuMsPerFlow: m((r) => r.loadCpuMsPerFlow), serverCores: m((r) => r.serverCores), machineBusy: m((r) => r.machineBusy),
     peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
     failures,
@@ -220,6 +223,19 @@ function table(report: Report): string[] {
   return lines;
 }
 
+/** Server CPU split by thread: V8's background threads are garbage collection and the optimizing compiler. */
+function threadTable(report: Report): string[] {
+  const split = (a?: Aggregate) => (a ? `${fmt(a.serverCpuMsPerFlow - a.v8BackgroundCpuMsPerFlow)} | ${fmt(a.v8BackgroundCpuMsPerFlow)}` : '– | –');
+  return [
+    '', '### Server CPU by thread (ms per flow)', '',
+    'V8\'s background threads run concurrent and parallel garbage collection and the optimizing compiler. '
+    + 'The main thread runs JavaScript, the rest of garbage collection, and the kernel work of its sockets.', '',
+    '| scenario | c | Tobira main and other threads | Tobira V8 background | baseline main and other threads | baseline V8 background |',
+    `|${'---|'.repeat(6)}`,
+    ...report.rows.map((r) => `| ${r.scenario} | ${r.concurrency} | ${split(r.tobira)} | ${split(r.baseline)} |`),
+  ];
+}
+
 function candidateTable(report: Report): string[] {
   if (!report.rows.some((r) => r.candidate)) return [];
   const lines = [
@@ -243,13 +259,15 @@ export function renderMarkdown(report: Report): string {
     `## Tobira vs baseline — ${report.generatedAt.slice(0, 16).replace('T', ' ')} UTC, commit ${report.environment.commit}`,
     '',
     `${report.environment.cpus} × ${report.environment.cpuModel}, Node ${report.environment.node}; ${o.instances} Tobira instance(s)`
-    + `${o.nodeArgs.length ? ` (node ${o.nodeArgs.join(' ')})` : ' (V8\'s default heap)'}, `
+    + `${o.nodeArgs.length ? ` (node ${o.nodeArgs.join(' ')})` : ' (V8\'s default heap)'}`
+    + ` with ${Object.entries(productionEnv).map(([k, v]) => `${k}=${v}`).join(' ')}, `
     + `${o.workers} load worker(s), ${o.identifierFirst ? 'identifier-first' : 'discoverable'} passkey sign-in. `
     + `Medians of ${o.repeat} window(s) of ${o.durationS} s after ${o.warmupS} s warm-up. A flow of \`signin\` is 7 requests, `
     + '`discovery` 2, the grants 1. CPU is user + system time of the server process(es) per completed flow; '
     + '"+ Postgres" is what the database backends serving Tobira added.',
     '',
     ...table(report),
+    ...threadTable(report),
     ...candidateTable(report),
     '',
     '### Targets',
@@ -271,11 +289,14 @@ export function renderMarkdown(report: Report): string {
   return out.join('\n');
 }
 
-/** CPU per flow of a target when the run measured a single scenario (then a profile's shares convert to ms per flow). */
+/**
+ * Main-thread CPU per flow of a target when the run measured a single scenario (then a profile's
+ * shares convert to ms per flow). V8's profile covers the main thread only.
+ */
 function singleScenarioCpu(report: Report, target: TargetSpec['name']): number | undefined {
   const scenarios = new Set(report.runs.map((r) => r.scenario));
   if (scenarios.size !== 1) return undefined;
-  return median(report.runs.filter((r) => r.target === target).map((r) => r.serverCpuMsPerFlow));
+  return median(report.runs.filter((r) => r.target === target).map((r) => r.serverCpuMsPerFlow - r.v8BackgroundCpuMsPerFlow));
 }
 
 function profileTables(report: Report): string[] {
@@ -289,6 +310,10 @@ function profileTables(report: Report): string[] {
   const areas = [...new Set([...(tobira?.byArea ?? []), ...(baseline?.byArea ?? [])].map((e) => e.name))].slice(0, 16);
   return [
     `### Where the CPU went (V8 profiles, self time; ms per flow when one scenario ran)`,
+    '',
+    'V8\'s profiler samples the main thread by wall-clock time. On a busy machine a thread that loses its core inside a '
+    + 'system call (a socket write that wakes Postgres) goes on collecting samples there, so `writev` and similar look '
+    + 'dearer than they are; `perf` measures time on a CPU (docs/performance.md, "Keeping it so").',
     '',
     '| area | Tobira share | Tobira ms/flow | baseline share | baseline ms/flow |',
     '|---|---|---|---|---|',

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { freePort, startNode, waitUntilUp, type Child } from './processes.ts';
+import { productionEnv } from './options.ts';
 
 /** Replaces the database name of a postgres:// URL. */
 export function withDatabase(url: string, database: string): string {
@@ -114,6 +115,7 @@ export async function startTobira(options: TobiraOptions): Promise<TobiraDeploym
     // Behind a load balancer: the member's address comes from X-Forwarded-For (rate limits are per address).
     TRUST_PROXY: 'true',
     COOKIE_KEYS: randomBytes(32).toString('base64url'), DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
+    ...productionEnv,
   };
   const profiling = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
   const instances: Child[] = [];
