@@ -53,10 +53,11 @@ const refreshTokenWithSessionAndGrant = `WITH r AS (SELECT id, payload, consumed
 
 /** Durable models: rows in `oidc_payloads`. Consumption is one conditional UPDATE (atomic). */
 function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {
-  const select = `SELECT payload, consumed_at FROM oidc_payloads
-    WHERE model = $1 AND %COL% = $2 AND ${live()} LIMIT 1`;
+  const selectBy = (column: 'id' | 'uid') => `SELECT payload, consumed_at FROM oidc_payloads
+    WHERE model = $1 AND ${column} = $2 AND ${live()} LIMIT 1`;
+  const selects = { id: selectBy('id'), uid: selectBy('uid') };
   const load = async (column: 'id' | 'uid', value: string): Promise<AdapterPayload | undefined> => {
-    const rows = await sql(select.replace('%COL%', column), [model, value]);
+    const rows = await sql(selects[column], [model, value]);
     return rows.length ? toPayload(rows[0]) : undefined;
   };
 

@@ -8,7 +8,7 @@ import type { Renderer } from '../http/render.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { createFindAccount, claimsByScope } from './find-account.ts';
 import { acrValues, requiredAcr, satisfies } from './acr.ts';
-import { CookieSigner } from '../http/cookie-signer.ts';
+import type { CookieSigner } from '../http/cookie-signer.ts';
 
 /** Tobira's own client metadata besides the registered OIDC fields. */
 const extraClientProperties = ['first_party', 'access_token_ttl', 'id_token_ttl', 'refresh_token_ttl'] as const;
@@ -133,8 +133,8 @@ export function createProvider(deps: {
   config: Config; ds: DataSource; store: KeyValueStore; accounts: AccountService; jwks: { keys: JWK[] }; renderer: Renderer;
   /** Client metadata reads (cached while the change feed listens); the table by default. */
   clients?: CachedReads<AdapterPayload>;
-  /** Signs the cookies; a signer of `config.cookieKeys` by default. */
-  cookieSigner?: CookieSigner;
+  /** Signs and checks cookies (`config.cookieKeys`); the Koa app uses the same one. */
+  cookieSigner: CookieSigner;
 }): Provider {
   const { config, ds, store, accounts, jwks, renderer } = deps;
   const configuration: Configuration = {
@@ -143,7 +143,7 @@ export function createProvider(deps: {
     jwks,
     cookies: {
       // A Keygrip-compatible signer: oidc-provider passes a non-array `keys` to Koa's cookies as is.
-      keys: (deps.cookieSigner ?? new CookieSigner(config.cookieKeys)) as unknown as string[],
+      keys: deps.cookieSigner as unknown as string[],
       long: { signed: true, sameSite: 'lax' },
       short: { signed: true, sameSite: 'lax' },
     },
