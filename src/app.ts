@@ -1,13 +1,12 @@
 import Koa, { type Context, type Next } from 'koa';
 import compose from 'koa-compose';
 import { bodyParser } from '@koa/bodyparser';
-import helmet from 'koa-helmet';
 import type { Container } from './container.ts';
 import { requestContext } from './http/request-context.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { localeMiddleware } from './http/locale.ts';
 import { staticFiles } from './http/static-files.ts';
-import { securityHeaders, sameOriginOnly } from './http/security.ts';
+import { securityHeaders, sameOriginOnly, staticSecurityHeaders } from './http/security.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { interactionRoutes } from './oidc/interaction-routes.ts';
 import { passwordAttemptLimits } from './signin/password-signin.ts';
@@ -68,7 +67,7 @@ export async function createApp(c: Container): Promise<Koa> {
     bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '64kb', formLimit: '16kb', encoding: 'utf-8' }),
     ...routers.flatMap((r) => [r.routes(), r.allowedMethods()]),
   ]);
-  const providerHeaders = helmet({ contentSecurityPolicy: false, strictTransportSecurity: false });
+  const providerHeaders = staticSecurityHeaders({ contentSecurityPolicy: false, strictTransportSecurity: false });
   // oidc-provider's middleware runs in our request's own context (as koa-mount does), rather
   // than a second Koa context per request through provider.callback().
   const providerMiddleware = compose((c.provider as unknown as Koa).middleware);

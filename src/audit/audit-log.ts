@@ -27,17 +27,22 @@ export interface AuditLog {
   record(event: AuditEvent): Promise<void>;
 }
 
+/** The columns of `audit_events` an event fills, in the order of {@link auditValues}. */
+export const auditColumns = 'type, account_id, actor_id, client_id, ip, user_agent, data';
+
+/** An event's values for {@link auditColumns}, as query parameters. */
+export function auditValues(event: AuditEvent): unknown[] {
+  return [event.type, event.accountId ?? null, event.actorId ?? null, event.clientId ?? null, event.ip ?? null,
+    event.userAgent?.slice(0, 512) ?? null, JSON.stringify(event.data ?? {})];
+}
+
 /** Builds the audit log on a data source. */
 export function createAuditLog(ds: DataSource, logger: Logger): AuditLog {
   const sql = plainSql(ds);
   return {
     async record(event) {
       try {
-        await sql(
-          'INSERT INTO audit_events (type, account_id, actor_id, client_id, ip, user_agent, data) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-          [event.type, event.accountId ?? null, event.actorId ?? null, event.clientId ?? null, event.ip ?? null,
-            event.userAgent?.slice(0, 512) ?? null, JSON.stringify(event.data ?? {})],
-        );
+        await sql(`INSERT INTO audit_events (${auditColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, auditValues(event));
       } catch (error) {
         logger.warn({ err: error, type: event.type }, 'audit event not written');
       }

@@ -92,7 +92,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   const requestMeta = (ctx: Context) => ({ ip: ctx.ip, userAgent: ctx.get('user-agent') });
 
-  async function finishLogin(ctx: Context, details: Awaited<ReturnType<typeof interaction>>, accountId: string, method: SignInMethod) {
+  /** The audit event of a successful sign-in by `method` in this interaction (without the account). */
+  const successEvent = (ctx: Context, details: Awaited<ReturnType<typeof interaction>>, method: SignInMethod) => ({
+    type: 'signin.success' as const, clientId: String(details.params.client_id), ...requestMeta(ctx),
+    data: { method, acr: signInMethods[method].acr },
+  });
+
+  /**
+   * Saves the sign-in as the interaction's result and answers where to go next. `audited`: the
+   * success event was already written with the sign-in itself (passkeys, with the counter).
+   */
+  async function finishLogin(ctx: Context, details: Awaited<ReturnType<typeof interaction>>, accountId: string, method: SignInMethod, audited = false) {
     const { acr, amr } = signInMethods[method];
     assertThat(satisfies(acr, requiredAcr(details.params.acr_values)), 'acr.not_satisfied');
     // `ts`: when the member proved who they are (the ID token's auth_time), now.
@@ -104,7 +114,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     await Promise.all([
       // Only email-proven sign-ins leave a pending mark (a leftover one expires with the interaction).
       method === 'passkey' ? undefined : store.del(pendingKey(details.uid)),
-      audit.record({ type: 'signin.success', accountId, clientId: String(details.params.client_id), ...requestMeta(ctx), data: { method, acr } }),
+      audited ? undefined : audit.record({ ...successEvent(ctx, details, method), accountId }),
     ]);
     ctx.body = { redirectTo };
   }
@@ -160,8 +170,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const details = loaded.value;
     try {
       if (taken.status === 'rejected') throw taken.reason;
-      const { account } = await passkeys.verifyAuthentication(details.uid, response, taken.value);
-      await finishLogin(ctx, details, account.id, 'passkey');
+      // A passkey meets every acr, so the success can be recorded with the passkey's use (one statement).
+      const { account } = await passkeys.verifyAuthentication(details.uid, response, { taken: taken.value, success: successEvent(ctx, details, 'passkey') });
+      await finishLogin(ctx, details, account.id, 'passkey', true);
     } catch (error) {
       if (error instanceof AppError && error.code !== 'acr.not_satisfied') {
         await audit.record({ type: 'signin.failure', clientId: String(details.params.client_id), ...requestMeta(ctx), data: { method: 'passkey', code: error.code } });

@@ -3,6 +3,7 @@ import { PasskeyEntity, type Passkey } from './passkey.entity.ts';
 import { toAccount } from '../accounts/account-service.ts';
 import { plainSql } from '../db/sql.ts';
 import type { Account } from '../accounts/account.entity.ts';
+import { auditColumns, auditValues, type AuditEvent } from '../audit/audit-log.ts';
 
 /** Stored passkeys. */
 export interface PasskeyRepository {
@@ -14,8 +15,10 @@ export interface PasskeyRepository {
   /**
    * Records a successful sign-in. The counter only moves forward: a concurrent older assertion
    * cannot roll it back. Returns false when the stored counter had already passed `counter`.
+   * With `audit`, the same statement appends that event for the passkey's account, only when
+   * the use was recorded (one write and one commit for a sign-in instead of two).
    */
-  recordUse(id: string, counter: number): Promise<boolean>;
+  recordUse(id: string, counter: number, audit?: Omit<AuditEvent, 'accountId'>): Promise<boolean>;
   /** Renames one of the account's passkeys; null when the account has no passkey with this id. */
   rename(accountId: string, id: string, name: string): Promise<Passkey | null>;
   /**
@@ -52,13 +55,23 @@ export function createPasskeyRepository(ds: DataSource): PasskeyRepository {
     },
     listByAccount: (accountId) => repo.find({ where: { accountId }, order: { createdAt: 'ASC' } }),
     async insert(passkey) { await repo.insert(passkey); },
-    async recordUse(id, counter) {
-      const rows = await sql(
-        `WITH u AS (UPDATE passkeys SET counter = $2, last_used_at = now()
-           WHERE id = $1 AND (counter < $2 OR ($2 = 0 AND counter = 0)) RETURNING id)
-         SELECT count(*)::int AS n FROM u`,
-        [id, counter],
-      );
+    async recordUse(id, counter, audit) {
+      // The event's account is the passkey's (the second value, filled from the row).
+      const [type, , ...rest] = audit ? auditValues(audit) : [];
+      const rows = audit
+        ? await sql(
+          `WITH u AS (UPDATE passkeys SET counter = $2, last_used_at = now()
+             WHERE id = $1 AND (counter < $2 OR ($2 = 0 AND counter = 0)) RETURNING account_id),
+           a AS (INSERT INTO audit_events (${auditColumns}) SELECT $3, u.account_id, $4, $5, $6, $7, $8 FROM u)
+           SELECT count(*)::int AS n FROM u`,
+          [id, counter, type, ...rest],
+        )
+        : await sql(
+          `WITH u AS (UPDATE passkeys SET counter = $2, last_used_at = now()
+             WHERE id = $1 AND (counter < $2 OR ($2 = 0 AND counter = 0)) RETURNING id)
+           SELECT count(*)::int AS n FROM u`,
+          [id, counter],
+        );
       return rows[0].n === 1;
     },
     async rename(accountId, id, name) {

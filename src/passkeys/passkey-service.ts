@@ -10,6 +10,7 @@ import type { AccountService } from '../accounts/account-service.ts';
 import { isUniqueViolation, normalizeEmail } from '../accounts/account-service.ts';
 import { parseMemberNumber } from '../accounts/member-number.ts';
 import { AppError } from '../http/errors.ts';
+import type { AuditEvent } from '../audit/audit-log.ts';
 import type { ChallengeStore } from './challenge-store.ts';
 import type { PasskeyRepository } from './passkey-repository.ts';
 import type { Passkey } from './passkey.entity.ts';
@@ -70,8 +71,12 @@ export interface PasskeyService {
    * something else first takes it alongside that check (one round trip to the store for both).
    */
   takeAuthenticationChallenge(binding: string, response: AuthenticationResponse): Promise<TakenChallenge>;
-  /** Verifies a sign-in assertion; takes its challenge first unless `taken` is given. */
-  verifyAuthentication(binding: string, response: AuthenticationResponse, taken?: TakenChallenge): Promise<PasskeySignIn>;
+  /**
+   * Verifies a sign-in assertion; takes its challenge first unless `taken` is given. With
+   * `success`, that audit event is appended for the passkey's account in the statement that
+   * records the use.
+   */
+  verifyAuthentication(binding: string, response: AuthenticationResponse, options?: { taken?: TakenChallenge; success?: Omit<AuditEvent, 'accountId'> }): Promise<PasskeySignIn>;
   registrationOptions(binding: string, account: Account): Promise<PublicKeyCredentialCreationOptionsJSON>;
   /**
    * Verifies and stores a new passkey. Every registration path goes through here, so this is
@@ -125,8 +130,8 @@ export function createPasskeyService(deps: {
 
     takeAuthenticationChallenge,
 
-    async verifyAuthentication(binding, response, taken) {
-      const { challenge, data } = taken ?? await takeAuthenticationChallenge(binding, response);
+    async verifyAuthentication(binding, response, options = {}) {
+      const { challenge, data } = options.taken ?? await takeAuthenticationChallenge(binding, response);
       const found = await passkeys.findWithAccount(response.id);
       if (!found) throw new AppError('passkey.unknown_credential', { credentialId: response.id });
       const { passkey, account } = found;
@@ -158,7 +163,7 @@ export function createPasskeyService(deps: {
       const { newCounter } = verification.authenticationInfo;
       if (!account) throw new AppError('passkey.unknown_credential');
       if (account.disabledAt) throw new AppError('account.disabled');
-      if (!(await passkeys.recordUse(passkey.id, newCounter))) throw new AppError('passkey.counter_regression');
+      if (!(await passkeys.recordUse(passkey.id, newCounter, options.success))) throw new AppError('passkey.counter_regression');
       return { account, passkey: { ...passkey, counter: newCounter, lastUsedAt: new Date() } };
     },
 

@@ -163,6 +163,15 @@ describe(`sign-in API: WebAuthn ceremonies (${backendLabel()})`, () => {
         expectError(await call(s, '/passkey/verify', response), 400, 'passkey.counter_regression');
       }
       expect((await storedPasskey(m)).counter).to.equal(2);
+      // The audit trail: a success per accepted sign-in (written with the counter), a failure per refusal.
+      const events: { type: string; account_id: string | null; ip: string | null; data: { method: string; acr?: string; code?: string } }[] = await t.container.ds.query(
+        `SELECT type, account_id, ip, data FROM audit_events WHERE type LIKE 'signin.%' AND (account_id = $1 OR data->>'code' = 'passkey.counter_regression') ORDER BY id`,
+        [m.account.id],
+      );
+      const successes = events.filter((e) => e.type === 'signin.success' && e.data.method === 'passkey');
+      expect(successes.map((e) => [e.account_id, e.data.method, e.data.acr])).to.deep.equal([[m.account.id, 'passkey', 'phr'], [m.account.id, 'passkey', 'phr']]);
+      expect(successes.every((e) => e.ip)).to.equal(true);
+      expect(events.filter((e) => e.type === 'signin.failure').map((e) => e.data.code)).to.include('passkey.counter_regression');
     });
 
     it('keeps accepting an authenticator whose counter stays 0', async () => {
