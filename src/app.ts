@@ -9,6 +9,9 @@ import { staticFiles } from './http/static-files.ts';
 import { securityHeaders, sameOriginOnly, staticSecurityHeaders } from './http/security.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { interactionRoutes } from './oidc/interaction-routes.ts';
+import { grantWriter } from './oidc/adapter.ts';
+import { deferGrantWrites, flushDeferredGrants } from './oidc/deferred-grants.ts';
+import { plainSql } from './db/sql.ts';
 import { passwordAttemptLimits } from './signin/password-signin.ts';
 import { demoRoutes } from './demo/demo-routes.ts';
 import { accountRoutes } from './account/account-routes.ts';
@@ -71,6 +74,7 @@ export async function createApp(c: Container): Promise<Koa> {
   // oidc-provider's middleware runs in our request's own context (as koa-mount does), rather
   // than a second Koa context per request through provider.callback().
   const providerMiddleware = compose((c.provider as unknown as Koa).middleware);
+  const writeGrant = grantWriter(plainSql(c.ds));
 
   app.use(requestContext(c.logger));
   app.use(localeMiddleware());
@@ -81,7 +85,13 @@ export async function createApp(c: Container): Promise<Koa> {
   app.use(async (ctx: Context, next: Next) => {
     if (ownPrefixes.some((p) => ctx.path === p.replace(/\/$/, '') || ctx.path.startsWith(p))) return own(ctx as never, next);
     if (ctx.path === '/') { ctx.redirect(c.config.demo ? '/demo' : '/.well-known/openid-configuration'); return; }
-    await providerHeaders(ctx, () => providerMiddleware(ctx as never, async () => {}));
+    // A grant saved in this request goes out with the session's write; the rest when the provider is done.
+    deferGrantWrites(ctx);
+    try {
+      await providerHeaders(ctx, () => providerMiddleware(ctx as never, async () => {}));
+    } finally {
+      await flushDeferredGrants(ctx, writeGrant);
+    }
   });
   return app;
 }

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { dropReadAhead, readAheadKey, requestReadAhead, takeReadAhead } from './read-ahead.ts';
+import { deferredGrants, type DeferredGrant } from './deferred-grants.ts';
 import { plainSql, type Sql } from '../db/sql.ts';
 import type { KeyValueStore } from '../store/store.ts';
 import type { CachedReads } from '../db/cached-reads.ts';
@@ -51,6 +52,29 @@ const refreshTokenWithSessionAndGrant = `WITH r AS (SELECT id, payload, consumed
   UNION ALL
   ${accountOf('(SELECT payload FROM r)')}`;
 
+/** An upsert of one `oidc_payloads` row from parameters `$first`… (model, id, payload, grant, uid, account, ttl). */
+function upsertRow(first: number): string {
+  const [model, id, payload, grantId, uid, accountId, ttl] = Array.from({ length: 7 }, (_, i) => `$${first + i}`);
+  return `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, account_id, expires_at)
+    VALUES (${model}, ${id}, ${payload}, ${grantId}, ${uid}, ${accountId}, CASE WHEN ${ttl}::int IS NULL THEN NULL ELSE now() + make_interval(secs => ${ttl}::int) END)
+    ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
+      uid = EXCLUDED.uid, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at`;
+}
+
+/** One row's upsert, and a session's upsert carrying a grant's (one statement, one commit). */
+const upsertOne = upsertRow(1);
+const upsertSessionWithGrant = `WITH g AS (${upsertRow(8)}) ${upsertRow(1)}`;
+
+/** The parameters of {@link upsertRow} for a payload of `model`. */
+function rowParams(model: string, id: string, payload: AdapterPayload, expiresIn?: number): unknown[] {
+  return [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.uid ?? null, payload.accountId ?? null, expiresIn ?? null];
+}
+
+/** Writes a grant that was held back (see `deferred-grants.ts`). */
+export function grantWriter(sql: Sql): (grant: DeferredGrant) => Promise<void> {
+  return async ({ id, payload, expiresIn }) => { await sql(upsertOne, rowParams('Grant', id, payload, expiresIn)); };
+}
+
 /** Durable models: rows in `oidc_payloads`. Consumption is one conditional UPDATE (atomic). */
 function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {
   const selectBy = (column: 'id' | 'uid') => `SELECT payload, consumed_at FROM oidc_payloads
@@ -95,6 +119,8 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
     };
   } else if (model === 'Grant') {
     finders.find = async (id) => {
+      const held = deferredGrants()?.get(id);
+      if (held) return structuredClone(held.payload);
       const ahead = takeReadAhead(readAheadKey.grant(id));
       return ahead !== undefined ? (ahead ?? undefined) : load('id', id);
     };
@@ -111,14 +137,18 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
     ...finders,
     async upsert(id, payload, expiresIn) {
       dropReadAhead();
-      await sql(
-        `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, account_id, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(secs => $7::int) END)
-         ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id,
-           uid = EXCLUDED.uid, account_id = EXCLUDED.account_id, expires_at = EXCLUDED.expires_at`,
-        [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.uid ?? null,
-          payload.accountId ?? null, expiresIn ?? null],
-      );
+      const deferred = deferredGrants();
+      if (model === 'Grant' && deferred) {
+        deferred.set(id, { id, payload, expiresIn });
+        return;
+      }
+      const grant = model === 'Session' && deferred?.size === 1 ? [...deferred.values()][0] : undefined;
+      if (grant) {
+        await sql(upsertSessionWithGrant, [...rowParams(model, id, payload, expiresIn), ...rowParams('Grant', grant.id, grant.payload, grant.expiresIn)]);
+        deferred!.clear();
+        return;
+      }
+      await sql(upsertOne, rowParams(model, id, payload, expiresIn));
     },
     async findByUserCode() { return undefined; },
     async consume(id) {
@@ -137,6 +167,7 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
     },
     async destroy(id) {
       dropReadAhead();
+      if (model === 'Grant') deferredGrants()?.delete(id);
       await sql('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
     },
     async revokeByGrantId(grantId) { dropReadAhead(); await revokeGrant(grantId); },
@@ -211,6 +242,7 @@ export function createAdapterFactory(deps: {
   const sql = plainSql(ds);
   const readClient = deps.clients ? (id: string) => deps.clients!.get(id) : clientMetadataReader(sql);
   async function revokeGrant(grantId: string): Promise<void> {
+    deferredGrants()?.delete(grantId);
     const keys = await store.smembers(`oidc:grant:${grantId}`);
     await store.del(...keys, ...keys.map((k) => `${k}:consumed`), `oidc:grant:${grantId}`);
     await sql('DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = $2 AND id = $1)', [grantId, 'Grant']);

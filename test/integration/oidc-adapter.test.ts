@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { sharedTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
+import pg from 'pg';
 import { createAdapterFactory, purgeExpiredPayloads } from '../../src/oidc/adapter.ts';
+import { authorize, createRp, device, exchange, followToCallback, passkeySignIn } from '../helpers/oidc-flow.ts';
+import { createMember } from '../helpers/oidc-extra.ts';
 
 describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
   let t: TestTobira;
@@ -51,4 +54,39 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
     const left = await ds.query('SELECT id FROM oidc_payloads WHERE id = ANY($1)', [[expired, live]]);
     expect(left.map((r: { id: string }) => r.id)).to.deep.equal([live]);
   });
+
+  it("stores a sign-in's new grant with its session in one statement at the redirect back, before the code can be used", async () => {
+    const rp = await createRp(t);
+    const member = await createMember(t, rp);
+    const ua = device(t);
+    const auth = await authorize(ua, rp);
+    const verified = await passkeySignIn(ua, t, auth, member.authenticator);
+    expect(verified.status, verified.text).to.equal(200);
+    // Every statement the redirect back sends (on PostgreSQL; the embedded database has no pg client).
+    const sent: string[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as string | { text?: string };
+      sent.push(typeof config === 'string' ? config : String(config?.text));
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    let callback: URL;
+    try {
+      callback = await followToCallback(ua, rp, verified.json.redirectTo);
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    const writes = sent.filter((text) => /INSERT INTO oidc_payloads/.test(text));
+    if (t.config.databaseUrl) {
+      expect(writes, sent.join('\n---\n')).to.have.length(1);
+      expect(writes[0]).to.match(/^WITH g AS \(INSERT INTO oidc_payloads/);
+    }
+    const tokens = await exchange(rp, auth, callback);
+    const claims = tokens.claims()!;
+    const rows: { model: string; account_id: string }[] = await t.container.ds.query(
+      `SELECT model, account_id FROM oidc_payloads WHERE model IN ('Grant', 'Session') AND account_id = $1`, [claims.sub]);
+    expect(rows.map((r) => r.model).sort()).to.include.members(['Grant', 'Session']);
+    expect(tokens.refresh_token, 'a refresh token under that grant').to.be.a('string');
+  });
 });
+
