@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Context } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
@@ -17,6 +18,14 @@ export function createViews(cache: boolean): Eta {
 /** Renders pages with the data every page needs (language, switch links, request id). */
 export interface Renderer {
   page(ctx: Context, view: string, data: Record<string, unknown>, status?: number): void;
+  /**
+   * A page whose only request-specific part is an interaction's `uid` (in its data and its URL):
+   * rendered once for everything else (language, client, options) and kept as bytes, then
+   * served with the uid filled in. `data` builds the page's data for a given uid. The view
+   * must use nothing else of the request (no request id). A uid that is not plain base64url
+   * gets a page rendered the usual way.
+   */
+  pageForUid(ctx: Context, view: string, uid: string, data: (uid: string) => Record<string, unknown>): void;
   errorPage(ctx: Context, error: AppError): void;
   /** oidc-provider hooks: they get the provider's own context. */
   logout(ctx: KoaContextWithOIDC, form: string): void;
@@ -32,13 +41,35 @@ function langLinks(url: string, host: string) {
   });
 }
 
+/** How many uid-independent pages {@link Renderer.pageForUid} keeps (it starts over when full). */
+const pagesKept = 500;
+
 /** Builds the renderer. */
 export function createRenderer(views: Eta): Renderer {
-  function html(ctx: Context | KoaContextWithOIDC, locale: Locale, view: string, data: Record<string, unknown>): string {
+  function html(ctx: Context | KoaContextWithOIDC, locale: Locale, view: string, data: Record<string, unknown>, url = ctx.url): string {
     const requestId = (ctx.req as unknown as { tobira?: { requestId: string } }).tobira?.requestId;
     return views.render(view, {
-      t: translator(locale), locale, langs: langLinks(ctx.url, ctx.host), requestId, ...data,
+      t: translator(locale), locale, langs: langLinks(url, ctx.host), requestId, ...data,
     });
+  }
+
+  // Pages rendered with a stand-in for the uid (letters and digits: no escaping changes it),
+  // kept split around it as bytes.
+  const standIn = `tobirauid${randomBytes(12).toString('hex')}`;
+  const pages = new Map<string, Buffer[] | null>();
+  function partsFor(ctx: Context, view: string, uid: string, data: (uid: string) => Record<string, unknown>): Buffer[] | null {
+    const url = ctx.url.split(uid).join(standIn);
+    const standInData = data(standIn);
+    const key = JSON.stringify([view, ctx.state.locale, ctx.host, url, standInData]);
+    let parts = pages.get(key);
+    if (parts === undefined) {
+      const split = html(ctx, ctx.state.locale, view, standInData, url).split(standIn);
+      // A view that changed the uid (or never showed it) is rendered per request instead.
+      parts = split.length > 1 ? split.map((s) => Buffer.from(s)) : null;
+      if (pages.size >= pagesKept) pages.clear();
+      pages.set(key, parts);
+    }
+    return parts;
   }
   const localeOf = (ctx: KoaContextWithOIDC) => resolveLocale(ctx.req, fromUiLocales(ctx.oidc?.params?.ui_locales as string | undefined));
 
@@ -48,6 +79,18 @@ export function createRenderer(views: Eta): Renderer {
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
       ctx.body = html(ctx, ctx.state.locale, view, data);
+    },
+    pageForUid(ctx, view, uid, data) {
+      // In development, templates are read afresh on every render, and so are these pages.
+      const parts = views.config.cache && /^[A-Za-z0-9_-]{1,128}$/.test(uid) ? partsFor(ctx, view, uid, data) : null;
+      if (!parts) { this.page(ctx, view, data(uid)); return; }
+      const value = Buffer.from(uid);
+      const chunks: Buffer[] = [parts[0]];
+      for (let i = 1; i < parts.length; i++) chunks.push(value, parts[i]);
+      ctx.status = 200;
+      ctx.type = 'html';
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = Buffer.concat(chunks);
     },
     errorPage(ctx, error) {
       const t = translator(ctx.state.locale);

@@ -144,13 +144,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return;
     }
     const required = requiredAcr(details.params.acr_values);
-    renderer.page(ctx, 'signin', {
+    // The same page for every interaction of this client, language and options: rendered once.
+    renderer.pageForUid(ctx, 'signin', details.uid, (uid) => ({
       title: translator(ctx.state.locale)('signin.title'),
       page: {
-        uid: details.uid, client, phrRequired: required === 'phr', codeMinutes: deps.codeMinutes, loginHint: details.params.login_hint ?? '',
-        recoverUrl: `/recover?interaction=${encodeURIComponent(details.uid)}`, helpUrl: '/help/passkeys',
+        uid, client, phrRequired: required === 'phr', codeMinutes: deps.codeMinutes, loginHint: details.params.login_hint ?? '',
+        recoverUrl: `/recover?interaction=${encodeURIComponent(uid)}`, helpUrl: '/help/passkeys',
       },
-    });
+    }));
   });
 
   router.post('/passkey/options', async (ctx) => {

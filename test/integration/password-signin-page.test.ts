@@ -45,6 +45,23 @@ describe(`sign-in page: password, recovery and help links, removed passkeys (${b
     });
   }
 
+  it("gives every interaction a page of its own: its uid in the page's config, recovery link and language links", async () => {
+    // The page is rendered once per language, client and options, then served with the uid filled in.
+    const pages = [];
+    for (const locale of ['en', 'en', 'ja'] as const) pages.push(await authorize(device(t), rp, { ui_locales: locale }));
+    const [a, b, ja] = pages;
+    for (const auth of pages) {
+      const config = JSON.parse(/data-config="([^"]*)"/.exec(auth.page)![1].replace(/&quot;/g, '"').replace(/&amp;/g, '&').replace(/&#39;/g, "'"));
+      expect(config.uid).to.equal(auth.uid);
+      expect(hrefOf(auth.page, 'lost-passkey')).to.equal(`/recover?interaction=${auth.uid}`);
+      expect(auth.page).to.contain(`href="/interaction/${auth.uid}?lang=ja"`).and.contain(`href="/interaction/${auth.uid}?lang=en"`);
+      for (const other of pages) if (other !== auth) expect(auth.page).not.to.contain(other.uid);
+    }
+    expect(b.page.split(b.uid).join('UID'), 'the same page but for the uid').to.equal(a.page.split(a.uid).join('UID'));
+    expect(textOf(ja.page, 'signin-heading')).to.equal(translator('ja')('signin.heading', { client: rp.client.client_name }));
+    expect(textOf(a.page, 'signin-heading')).to.equal(translator('en')('signin.heading', { client: rp.client.client_name }));
+  });
+
   it('keeps the recovery and help links when a passkey is required, without the password route', async () => {
     const ua = device(t);
     const auth = await authorize(ua, rp, { acr_values: 'phr' });
