@@ -32,13 +32,18 @@ const live = (alias = '') => `(${alias}expires_at IS NULL OR ${alias}expires_at 
 const accountOf = (payload: string) => `SELECT 'Account' AS model, a.id::text AS id, to_jsonb(a) - 'totp_secret' AS payload, NULL::timestamptz AS consumed_at
   FROM accounts a WHERE a.id = CASE WHEN ${payload}->>'accountId' ~ '^[0-9a-f-]{36}$' THEN (${payload}->>'accountId')::uuid END`;
 
-/** One query: a session by uid, the grants of its authorizations, and its account. */
+/**
+ * One query: a session by uid, the grants of its authorizations, and its account. Each grant is
+ * a primary-key probe of its own (LATERAL … LIMIT 1): a join could be planned as a scan of every
+ * grant when the table's statistics are missing or stale.
+ */
 const sessionWithGrants = `WITH s AS (SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = 'Session' AND uid = $1 AND ${live()} LIMIT 1)
   SELECT 'Session' AS model, id, payload, consumed_at FROM s
   UNION ALL
-  SELECT 'Grant', g.id, g.payload, g.consumed_at FROM oidc_payloads g
-   WHERE g.model = 'Grant' AND ${live('g.')}
-     AND g.id IN (SELECT a.value->>'grantId' FROM s, jsonb_each(s.payload->'authorizations') a)
+  SELECT 'Grant', g.id, g.payload, g.consumed_at
+    FROM s, jsonb_each(s.payload->'authorizations') a,
+    LATERAL (SELECT id, payload, consumed_at FROM oidc_payloads
+      WHERE model = 'Grant' AND id = a.value->>'grantId' AND ${live()} LIMIT 1) g
   UNION ALL
   ${accountOf('(SELECT payload FROM s)')}`;
 
@@ -74,6 +79,9 @@ function rowParams(model: string, id: string, payload: AdapterPayload, expiresIn
 export function grantWriter(sql: Sql): (grant: DeferredGrant) => Promise<void> {
   return async ({ id, payload, expiresIn }) => { await sql(upsertOne, rowParams('Grant', id, payload, expiresIn)); };
 }
+
+/** The read-ahead statements (exported for the test that checks they stay index lookups). */
+export const readAheadStatements = { sessionWithGrants, refreshTokenWithSessionAndGrant };
 
 /** Durable models: rows in `oidc_payloads`. Consumption is one conditional UPDATE (atomic). */
 function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {

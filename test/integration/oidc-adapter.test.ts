@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { sharedTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
 import pg from 'pg';
-import { createAdapterFactory, purgeExpiredPayloads } from '../../src/oidc/adapter.ts';
+import { createAdapterFactory, purgeExpiredPayloads, readAheadStatements } from '../../src/oidc/adapter.ts';
 import { authorize, createRp, device, exchange, followToCallback, passkeySignIn } from '../helpers/oidc-flow.ts';
 import { createMember } from '../helpers/oidc-extra.ts';
 
@@ -87,6 +87,39 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
       `SELECT model, account_id FROM oidc_payloads WHERE model IN ('Grant', 'Session') AND account_id = $1`, [claims.sub]);
     expect(rows.map((r) => r.model).sort()).to.include.members(['Grant', 'Session']);
     expect(tokens.refresh_token, 'a refresh token under that grant').to.be.a('string');
+  });
+
+  it('reads a session with its grants, or a refresh token with its session, by index lookups however large the table and whatever its statistics', async () => {
+    // 3,000 sessions, each with a grant and a refresh token, and no ANALYZE since: the planner
+    // knows nothing of the rows. A plan that scans every session or grant reads hundreds of pages.
+    const { ds } = t.container;
+    const tag = id();
+    await ds.query(
+      `INSERT INTO oidc_payloads (model, id, payload, uid, grant_id, expires_at)
+       SELECT m.model, $1 || m.model || i, CASE m.model
+           WHEN 'Session' THEN jsonb_build_object('uid', $1 || 'uid' || i, 'authorizations', jsonb_build_object('c', jsonb_build_object('grantId', $1 || 'Grant' || i)))
+           WHEN 'RefreshToken' THEN jsonb_build_object('sessionUid', $1 || 'uid' || i, 'grantId', $1 || 'Grant' || i)
+           ELSE '{}'::jsonb END,
+         CASE m.model WHEN 'Session' THEN $1 || 'uid' || i END, CASE m.model WHEN 'RefreshToken' THEN $1 || 'Grant' || i END,
+         now() + interval '1 hour'
+       FROM generate_series(1, 3000) i, (VALUES ('Session'), ('Grant'), ('RefreshToken')) m(model)`,
+      [tag],
+    );
+    try {
+      const pagesRead = async (statement: string, value: string) => {
+        const [row] = await ds.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${statement.replaceAll('$1', `'${value}'`)}`);
+        const plan = (row['QUERY PLAN'] ?? row['query plan'])[0].Plan;
+        return plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
+      };
+      const rows = await ds.query(readAheadStatements.sessionWithGrants, [`${tag}uid1500`]);
+      expect(rows.map((r: { model: string }) => r.model)).to.deep.equal(['Session', 'Grant']);
+      expect(await pagesRead(readAheadStatements.sessionWithGrants, `${tag}uid1500`)).to.be.below(60);
+      const refresh = await ds.query(readAheadStatements.refreshTokenWithSessionAndGrant, [`${tag}RefreshToken1500`]);
+      expect(refresh.map((r: { model: string }) => r.model).sort()).to.deep.equal(['Grant', 'RefreshToken', 'Session']);
+      expect(await pagesRead(readAheadStatements.refreshTokenWithSessionAndGrant, `${tag}RefreshToken1500`)).to.be.below(60);
+    } finally {
+      await ds.query(`DELETE FROM oidc_payloads WHERE id LIKE $1 || '%'`, [tag]);
+    }
   });
 });
 
