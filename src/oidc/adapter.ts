@@ -47,13 +47,20 @@ const sessionWithGrants = `WITH s AS (SELECT id, payload, consumed_at FROM oidc_
   UNION ALL
   ${accountOf('(SELECT payload FROM s)')}`;
 
-/** One query: a refresh token by id, its session (by uid), its grant and its account. */
+/**
+ * One query: a refresh token by id, its session (by uid), its grant and its account. The session
+ * and the grant are index probes of their own (LATERAL … LIMIT 1), like the grants above.
+ */
 const refreshTokenWithSessionAndGrant = `WITH r AS (SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = 'RefreshToken' AND id = $1 AND ${live()} LIMIT 1)
   SELECT 'RefreshToken' AS model, id, payload, consumed_at FROM r
   UNION ALL
-  SELECT o.model, o.id, o.payload, o.consumed_at FROM oidc_payloads o, r
-   WHERE ${live('o.')} AND (
-     (o.model = 'Session' AND o.uid = r.payload->>'sessionUid') OR (o.model = 'Grant' AND o.id = r.payload->>'grantId'))
+  SELECT 'Session', o.id, o.payload, o.consumed_at FROM r,
+    LATERAL (SELECT id, payload, consumed_at FROM oidc_payloads
+      WHERE model = 'Session' AND uid = r.payload->>'sessionUid' AND ${live()} LIMIT 1) o
+  UNION ALL
+  SELECT 'Grant', o.id, o.payload, o.consumed_at FROM r,
+    LATERAL (SELECT id, payload, consumed_at FROM oidc_payloads
+      WHERE model = 'Grant' AND id = r.payload->>'grantId' AND ${live()} LIMIT 1) o
   UNION ALL
   ${accountOf('(SELECT payload FROM r)')}`;
 
