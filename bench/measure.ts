@@ -8,7 +8,7 @@
 import type { Scenario, TargetSpec } from './flows.ts';
 import type { LoadWorker } from './load.ts';
 import { cpuDelta, cpuOf, machineCpu, memoryMb, resetPeakRss, v8BackgroundCpuMs } from './proc-stats.ts';
-import { percentile } from './stats.ts';
+import { percentile, sum } from './stats.ts';
 import { mergeFailures, noFailures, type Failures, type WindowResult } from './window.ts';
 
 /** What one run measured. */
@@ -122,8 +122,6 @@ export async function measureRun(
     ...(sampler ? { rssSamples: samples } : {}),
   };
 }
-
-const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 function mergeResults(results: WindowResult[]): WindowResult {
   const failures = noFailures();

@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { sum } from './stats.ts';
 
 /** Clock ticks per second (USER_HZ), read once. */
 const ticksPerSecond = (() => {
@@ -82,7 +83,7 @@ export function machineCpu(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
   const values = line.trim().split(/\s+/).slice(1).map(Number);
   const idle = values[3] + (values[4] ?? 0);
-  const total = values.reduce((a, b) => a + b, 0);
+  const total = sum(values);
   return { busy: total - idle, total };
 }
 

@@ -12,6 +12,11 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
+/** The sum of `values` (0 for none). */
+export function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
 /** The median, ignoring NaN; NaN when nothing is left. */
 export function median(values: number[]): number {
   const finite = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);

@@ -9,9 +9,7 @@ import { staticFiles } from './http/static-files.ts';
 import { securityHeaders, sameOriginOnly, staticSecurityHeaders } from './http/security.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { interactionRoutes } from './oidc/interaction-routes.ts';
-import { grantWriter } from './oidc/adapter.ts';
-import { deferGrantWrites, flushDeferredGrants } from './oidc/deferred-grants.ts';
-import { plainSql } from './db/sql.ts';
+import { deferGrantWrites, flushDeferredGrants, type DeferredGrant } from './oidc/deferred-grants.ts';
 import { passwordAttemptLimits } from './signin/password-signin.ts';
 import { demoRoutes } from './demo/demo-routes.ts';
 import { accountRoutes } from './account/account-routes.ts';
@@ -74,7 +72,9 @@ export async function createApp(c: Container): Promise<Koa> {
   // oidc-provider's middleware runs in our request's own context (as koa-mount does), rather
   // than a second Koa context per request through provider.callback().
   const providerMiddleware = compose((c.provider as unknown as Koa).middleware);
-  const writeGrant = grantWriter(plainSql(c.ds));
+  // Held-back grants are written by the Grant model's own adapter (outside the request, it writes at once).
+  const grants = c.provider.Grant.adapter;
+  const writeGrant = ({ id, payload, expiresIn }: DeferredGrant) => grants.upsert(id, payload, expiresIn as number);
 
   app.use(requestContext(c.logger));
   app.use(localeMiddleware());

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { dropReadAhead, readAheadKey, requestReadAhead, takeReadAhead } from './read-ahead.ts';
-import { deferredGrants, type DeferredGrant } from './deferred-grants.ts';
+import { deferredGrants } from './deferred-grants.ts';
 import { plainSql, type Sql } from '../db/sql.ts';
 import type { KeyValueStore } from '../store/store.ts';
 import type { CachedReads } from '../db/cached-reads.ts';
@@ -80,11 +80,6 @@ const upsertSessionWithGrant = `WITH g AS (${upsertRow(8)}) ${upsertRow(1)}`;
 /** The parameters of {@link upsertRow} for a payload of `model`. */
 function rowParams(model: string, id: string, payload: AdapterPayload, expiresIn?: number): unknown[] {
   return [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.uid ?? null, payload.accountId ?? null, expiresIn ?? null];
-}
-
-/** Writes a grant that was held back (see `deferred-grants.ts`). */
-export function grantWriter(sql: Sql): (grant: DeferredGrant) => Promise<void> {
-  return async ({ id, payload, expiresIn }) => { await sql(upsertOne, rowParams('Grant', id, payload, expiresIn)); };
 }
 
 /** The read-ahead statements (exported for the test that checks they stay index lookups). */

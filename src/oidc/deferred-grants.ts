@@ -25,7 +25,10 @@ export function deferredGrants(): Map<string, DeferredGrant> | undefined {
   return ctx ? pendingByRequest.get(ctx) : undefined;
 }
 
-/** Writes what is still held back for `ctx` (with `write`, one grant at a time) and stops deferring. */
+/**
+ * Writes what is still held back for `ctx` (with `write`, one grant at a time) and stops deferring
+ * first, so that `write` may be the Grant adapter's own upsert.
+ */
 export async function flushDeferredGrants(ctx: object, write: (grant: DeferredGrant) => Promise<void>): Promise<void> {
   const pending = pendingByRequest.get(ctx);
   pendingByRequest.delete(ctx);

@@ -35,6 +35,10 @@ export type PasskeyRemoval =
   | { status: 'not_found' }
   | { status: 'last_refused'; passkey: Passkey };
 
+/** Moves passkey $1's counter to $2 (only forward, or 0 staying 0) and stamps its use. */
+const moveCounter = `UPDATE passkeys SET counter = $2, last_used_at = now()
+  WHERE id = $1 AND (counter < $2 OR ($2 = 0 AND counter = 0)) RETURNING account_id`;
+
 /** Builds the passkey repository on a data source. */
 export function createPasskeyRepository(ds: DataSource): PasskeyRepository {
   const repo: Repository<Passkey> = ds.getRepository(PasskeyEntity);
@@ -56,22 +60,15 @@ export function createPasskeyRepository(ds: DataSource): PasskeyRepository {
     listByAccount: (accountId) => repo.find({ where: { accountId }, order: { createdAt: 'ASC' } }),
     async insert(passkey) { await repo.insert(passkey); },
     async recordUse(id, counter, audit) {
+      if (!audit) return (await sql(`WITH u AS (${moveCounter}) SELECT count(*)::int AS n FROM u`, [id, counter]))[0].n === 1;
       // The event's account is the passkey's (the second value, filled from the row).
-      const [type, , ...rest] = audit ? auditValues(audit) : [];
-      const rows = audit
-        ? await sql(
-          `WITH u AS (UPDATE passkeys SET counter = $2, last_used_at = now()
-             WHERE id = $1 AND (counter < $2 OR ($2 = 0 AND counter = 0)) RETURNING account_id),
+      const [type, , ...rest] = auditValues(audit);
+      const rows = await sql(
+        `WITH u AS (${moveCounter}),
            a AS (INSERT INTO audit_events (${auditColumns}) SELECT $3, u.account_id, $4, $5, $6, $7, $8 FROM u)
-           SELECT count(*)::int AS n FROM u`,
-          [id, counter, type, ...rest],
-        )
-        : await sql(
-          `WITH u AS (UPDATE passkeys SET counter = $2, last_used_at = now()
-             WHERE id = $1 AND (counter < $2 OR ($2 = 0 AND counter = 0)) RETURNING id)
-           SELECT count(*)::int AS n FROM u`,
-          [id, counter],
-        );
+         SELECT count(*)::int AS n FROM u`,
+        [id, counter, type, ...rest],
+      );
       return rows[0].n === 1;
     },
     async rename(accountId, id, name) {
