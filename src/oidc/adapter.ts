@@ -184,16 +184,38 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
   };
 }
 
+/**
+ * The interaction each resume request took. The redirect back reads its interaction and then,
+ * once the checks pass, deletes it: one `GETDEL` does both, and the delete that follows in the
+ * same request is already done. (A resume that fails its checks has used its interaction up:
+ * the member starts the sign-in again, as after any failed resume.)
+ */
+const takenAtResume = new WeakMap<object, string>();
+
+/** oidc-provider's context of the current request when it is a resume (the redirect back). */
+function resumeContext(): object | undefined {
+  const ctx = Provider.ctx as { oidc?: { route?: string } } | undefined;
+  return ctx?.oidc?.route === 'resume' ? ctx : undefined;
+}
+
 /** Short-lived models: JSON in the store with the model's TTL, indexed by grant for revocation. */
 function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {
   const key = (id: string) => `oidc:${model}:${id}`;
+  const interactions = model === 'Interaction';
   return {
     async upsert(id, payload, expiresIn) {
       const ttl = Math.max(1, expiresIn ?? 3600);
+      if (interactions) { const resume = resumeContext(); if (resume) takenAtResume.delete(resume); }
       if (payload.grantId) await store.setIndexed(key(id), JSON.stringify(payload), ttl, `oidc:grant:${payload.grantId}`);
       else await store.set(key(id), JSON.stringify(payload), ttl);
     },
     async find(id) {
+      const resume = interactions ? resumeContext() : undefined;
+      if (resume) {
+        const taken = await store.getDel(key(id));
+        if (taken) takenAtResume.set(resume, id);
+        return taken ? JSON.parse(taken) as AdapterPayload : undefined;
+      }
       const [raw, consumed] = await store.mget([key(id), `${key(id)}:consumed`]);
       if (!raw) return undefined;
       const payload = JSON.parse(raw) as AdapterPayload;
@@ -210,7 +232,11 @@ function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId
         throw reuseError(model);
       }
     },
-    async destroy(id) { await store.del(key(id), `${key(id)}:consumed`); },
+    async destroy(id) {
+      const resume = interactions ? resumeContext() : undefined;
+      if (resume && takenAtResume.get(resume) === id) return;
+      await store.del(key(id), `${key(id)}:consumed`);
+    },
     async revokeByGrantId(grantId) { await revokeGrant(grantId); },
   };
 }

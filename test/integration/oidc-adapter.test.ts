@@ -89,6 +89,40 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
     expect(tokens.refresh_token, 'a refresh token under that grant').to.be.a('string');
   });
 
+  it('takes the interaction at the redirect back with one GETDEL: it is gone afterwards, and a replayed resume is refused', async () => {
+    const rp = await createRp(t);
+    const member = await createMember(t, rp);
+    const ua = device(t);
+    const auth = await authorize(ua, rp);
+    const verified = await passkeySignIn(ua, t, auth, member.authenticator);
+    expect(verified.status, verified.text).to.equal(200);
+    const interactionKey = `oidc:Interaction:${auth.uid}`;
+    expect(await t.container.store.get(interactionKey), 'the interaction, with its result').to.be.a('string');
+    // Every store call naming the interaction while the browser follows the redirect back.
+    const store = t.container.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const calls: string[] = [];
+    const originals = Object.fromEntries(['get', 'mget', 'getDel', 'del', 'set', 'setIndexed'].map((name) => [name, store[name]!]));
+    for (const [name, original] of Object.entries(originals)) {
+      store[name] = (...args: unknown[]) => {
+        if (args.flat().includes(interactionKey)) calls.push(name);
+        return original.apply(store, args);
+      };
+    }
+    let callback: URL;
+    try {
+      callback = await followToCallback(ua, rp, verified.json.redirectTo);
+    } finally {
+      Object.assign(store, originals);
+    }
+    expect(calls).to.deep.equal(['getDel']);
+    expect(await t.container.store.get(interactionKey), 'the interaction after the redirect back').to.equal(null);
+    const replay = await ua.get(`${t.url}/auth/${auth.uid}`);
+    expect(replay.status).to.be.within(400, 499);
+    const tokens = await exchange(rp, auth, callback);
+    const [account] = await t.container.ds.query('SELECT id FROM accounts WHERE email = $1', [member.email]);
+    expect(tokens.claims()!.sub).to.equal(account.id);
+  });
+
   it('reads a session with its grants, or a refresh token with its session, by index lookups however large the table and whatever its statistics', async () => {
     // 3,000 sessions, each with a grant and a refresh token, and no ANALYZE since: the planner
     // knows nothing of the rows. A plan that scans every session or grant reads hundreds of pages.
