@@ -3,6 +3,24 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { KeyValueStore } from './store.ts';
 
 /**
+ * `setIndexed` as one command: the value with its TTL, the key added to the index, and the
+ * index's TTL raised to at least the value's (set when it has none). The member is the key as
+ * the caller names it (ARGV[3]): ioredis prefixes KEYS only, and `smembers` hands the members
+ * back to `del`, which prefixes them again. One script, rather than MULTI with four commands
+ * and EXEC, is one command for ioredis to build and Redis to run.
+ */
+const setIndexedScript = `redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[2], 'GT')
+redis.call('EXPIRE', KEYS[2], ARGV[2], 'NX')
+return 1`;
+
+/** ioredis with the scripts defined below. */
+type ScriptedRedis = Redis & {
+  tobiraSetIndexed(key: string, indexKey: string, value: string, ttlSeconds: number, member: string): Promise<number>;
+};
+
+/**
  * The Redis store. Commands fail fast while Redis is unreachable (no offline queue) so that
  * requests answer 503 at once; ioredis reconnects by itself when Redis is back.
  */
@@ -18,6 +36,9 @@ export async function createRedisStore(url: string, prefix = 'tobira:'): Promise
     enableAutoPipelining: true,
   });
   redis.on('error', () => { /* reported by failing commands and /readyz */ });
+  // Sent as EVALSHA; after a Redis restart has emptied its script cache, ioredis sends it again.
+  redis.defineCommand('tobiraSetIndexed', { numberOfKeys: 2, lua: setIndexedScript });
+  const scripted = redis as ScriptedRedis;
   await redis.connect();
 
   return {
@@ -38,11 +59,7 @@ export async function createRedisStore(url: string, prefix = 'tobira:'): Promise
       for (const [err] of results!) if (err) throw err;
     },
     smembers: (key) => redis.smembers(key),
-    async setIndexed(key, value, ttl, indexKey) {
-      const results = await redis.multi().set(key, value, 'EX', ttl).sadd(indexKey, key)
-        .expire(indexKey, ttl, 'GT').expire(indexKey, ttl, 'NX').exec();
-      for (const [err] of results!) if (err) throw err;
-    },
+    async setIndexed(key, value, ttl, indexKey) { await scripted.tobiraSetIndexed(key, indexKey, value, ttl, key); },
     async ping() { await redis.ping(); },
     rateLimiter(options) {
       return new RateLimiterRedis({ storeClient: redis, ...options, keyPrefix: `${options.keyPrefix}` });

@@ -22,7 +22,7 @@ export interface KeyValueStore {
   /** Adds a member to a set and extends the set's time to live to at least `ttlSeconds`. */
   sadd(key: string, member: string, ttlSeconds: number): Promise<void>;
   smembers(key: string): Promise<string[]>;
-  /** `set` plus `sadd(indexKey, key)` in one round trip (one MULTI on Redis). */
+  /** `set` plus `sadd(indexKey, key)` in one atomic round trip (one script on Redis). */
   setIndexed(key: string, value: string, ttlSeconds: number, indexKey: string): Promise<void>;
   /** Resolves when the store answers; rejects when it is unreachable. */
   ping(): Promise<void>;

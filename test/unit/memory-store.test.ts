@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import type { KeyValueStore } from '../../src/store/store.ts';
 import { createMemoryStore } from '../../src/store/memory-store.ts';
 import { createRedisStore } from '../../src/store/redis-store.ts';
+import { Redis } from 'ioredis';
 
 /** Polls `check` every 20 ms until it holds, failing after `boundMs`. */
 async function eventually(check: () => Promise<boolean>, boundMs: number, what: string): Promise<void> {
@@ -132,6 +133,37 @@ for (const { name, make, ttl } of stores) {
       await store.sadd(k, 'a', ttl);
       await eventually(async () => (await store.smembers(k)).length === 0, bound, 'the set expires');
     });
+
+    it('setIndexed stores the value with its TTL and adds the key, as the caller names it, to an index whose TTL only grows', async () => {
+      const [short, long, index] = [key('indexed-short'), key('indexed-long'), key('index')];
+      await store.setIndexed(long, 'L', 60, index);
+      await store.setIndexed(short, 'S', ttl, index);
+      expect(await store.mget([long, short])).to.deep.equal(['L', 'S']);
+      // Members are keys the store's own calls take back (revoking a grant deletes them all).
+      expect((await store.smembers(index)).sort()).to.deep.equal([long, short].sort());
+      await eventually(async () => (await store.get(short)) === null, bound, 'the short value expires');
+      expect(await store.get(long), 'the long value').to.equal('L');
+      expect((await store.smembers(index)).sort(), 'the index outlives the shorter TTL').to.deep.equal([long, short].sort());
+      await store.del(...await store.smembers(index), index);
+      expect(await store.get(long)).to.equal(null);
+      expect(await store.smembers(index)).to.deep.equal([]);
+    });
+
+    if (name.startsWith('Redis')) {
+      it('setIndexed still works after Redis has forgotten its scripts (as after a restart)', async () => {
+        const admin = new Redis(process.env.REDIS_URL!);
+        try {
+          const [k, index] = [key('indexed-flush'), key('index-flush')];
+          await store.setIndexed(k, 'before', 60, index);
+          await admin.script('FLUSH');
+          await store.setIndexed(k, 'after', 60, index);
+          expect(await store.get(k)).to.equal('after');
+          expect(await store.smembers(index)).to.deep.equal([k]);
+        } finally {
+          admin.disconnect();
+        }
+      });
+    }
 
     it('del removes several keys at once and accepts none', async () => {
       const [a, b] = [key('d1'), key('d2')];
