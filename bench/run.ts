@@ -22,6 +22,7 @@ import { parseOptions, usage, type BenchOptions } from './options.ts';
 import { freePort, repoRoot, startNode, waitUntilUp, type Child } from './processes.ts';
 import { summariseProfiles } from './profile.ts';
 import { buildReport, renderMarkdown } from './report.ts';
+import { rotated } from './stats.ts';
 import { renderChart } from './chart.ts';
 import { benchRedirectUri, createBenchClients, seedBackgroundMembers, type BenchClients } from './seed.ts';
 import { backendPids, clearRedisPrefix, dropDatabase, freshDatabase, startTobira, type TobiraDeployment } from './tobira-server.ts';
@@ -119,11 +120,15 @@ async function setUp(options: BenchOptions, running: Running, dirs: Dirs) {
 async function measureAll(options: BenchOptions, running: Running, targets: TargetProcesses[]): Promise<RunMeasurement[]> {
   const runs: RunMeasurement[] = [];
   const timing = { warmupMs: options.warmupS * 1000, durationMs: options.durationS * 1000 };
+  let round = 0;
   for (const scenario of options.scenarios) {
     for (const concurrency of options.concurrency) {
       for (let repeat = 1; repeat <= options.repeat; repeat++) {
-        // Targets alternate inside each repeat, so that drift on a shared machine hits both.
-        for (const target of targets) {
+        // Targets alternate inside each repeat, so that drift on a shared machine hits both, and
+        // the order turns from one round to the next: on this machine, whichever of two servers
+        // ran second measured better in 9 pairs of windows out of 10 (docs/performance.md,
+        // "Windows"), so no target keeps one place.
+        for (const target of rotated(targets, round++)) {
           const run = await measureRun(running.workers, target, scenario, concurrency, repeat, timing);
           runs.push(run);
           log(`${scenario} c=${concurrency} #${repeat} ${target.spec.name}: ${run.flowsPerSec.toFixed(1)} flows/s, p99 ${run.p99.toFixed(1)} ms, `

@@ -41,3 +41,9 @@ export function fmt(value: number | undefined): string {
   if (Math.abs(value) >= 100) return String(Math.round(value));
   return String(Number(value.toPrecision(3)));
 }
+
+/** `items` turned left by `by` places: every item takes every place as `by` goes up. */
+export function rotated<T>(items: readonly T[], by: number): T[] {
+  const k = items.length ? by % items.length : 0;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
