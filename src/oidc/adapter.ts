@@ -205,7 +205,9 @@ function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId
   return {
     async upsert(id, payload, expiresIn) {
       const ttl = Math.max(1, expiresIn ?? 3600);
-      if (interactions) { const resume = resumeContext(); if (resume) takenAtResume.delete(resume); }
+      // A resume that saves its interaction again (oidc-provider does, to switch accounts) keeps it.
+      const resume = interactions ? resumeContext() : undefined;
+      if (resume) takenAtResume.delete(resume);
       if (payload.grantId) await store.setIndexed(key(id), JSON.stringify(payload), ttl, `oidc:grant:${payload.grantId}`);
       else await store.set(key(id), JSON.stringify(payload), ttl);
     },

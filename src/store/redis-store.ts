@@ -15,7 +15,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[2], 'GT')
 redis.call('EXPIRE', KEYS[2], ARGV[2], 'NX')
 return 1`;
 
-/** ioredis with the scripts defined below. */
+/** ioredis with the script `createRedisStore` defines. */
 type ScriptedRedis = Redis & {
   tobiraSetIndexed(key: string, indexKey: string, value: string, ttlSeconds: number, member: string): Promise<number>;
 };
