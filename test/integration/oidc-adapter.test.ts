@@ -15,6 +15,17 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
   });
   const id = () => randomBytes(16).toString('base64url');
 
+  /** A member who has just signed in with a passkey; the browser is about to follow the redirect back. */
+  async function signedInBeforeRedirectBack() {
+    const rp = await createRp(t);
+    const member = await createMember(t, rp);
+    const ua = device(t);
+    const auth = await authorize(ua, rp);
+    const verified = await passkeySignIn(ua, t, auth, member.authenticator);
+    expect(verified.status, verified.text).to.equal(200);
+    return { rp, member, ua, auth, verified };
+  }
+
   for (const model of ['RefreshToken', 'AuthorizationCode'] as const) {
     it(`${model}: of five concurrent consumes exactly one succeeds; the others revoke the grant and say invalid_grant`, async () => {
       const grantId = id();
@@ -56,12 +67,7 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
   });
 
   it("stores a sign-in's new grant with its session in one statement at the redirect back, before the code can be used", async () => {
-    const rp = await createRp(t);
-    const member = await createMember(t, rp);
-    const ua = device(t);
-    const auth = await authorize(ua, rp);
-    const verified = await passkeySignIn(ua, t, auth, member.authenticator);
-    expect(verified.status, verified.text).to.equal(200);
+    const { rp, ua, auth, verified } = await signedInBeforeRedirectBack();
     // Every statement the redirect back sends (on PostgreSQL; the embedded database has no pg client).
     const sent: string[] = [];
     const query = pg.Client.prototype.query;
@@ -90,12 +96,7 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
   });
 
   it('takes the interaction at the redirect back with one GETDEL: it is gone afterwards, and a replayed resume is refused', async () => {
-    const rp = await createRp(t);
-    const member = await createMember(t, rp);
-    const ua = device(t);
-    const auth = await authorize(ua, rp);
-    const verified = await passkeySignIn(ua, t, auth, member.authenticator);
-    expect(verified.status, verified.text).to.equal(200);
+    const { rp, member, ua, auth, verified } = await signedInBeforeRedirectBack();
     const interactionKey = `oidc:Interaction:${auth.uid}`;
     expect(await t.container.store.get(interactionKey), 'the interaction, with its result').to.be.a('string');
     // Every store call naming the interaction while the browser follows the redirect back.
