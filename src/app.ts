@@ -10,6 +10,7 @@ import { securityHeaders, sameOriginOnly, staticSecurityHeaders } from './http/s
 import { healthRoutes } from './http/health-routes.ts';
 import { interactionRoutes } from './oidc/interaction-routes.ts';
 import { deferGrantWrites, flushDeferredGrants, type DeferredGrant } from './oidc/deferred-grants.ts';
+import { flushHeldConsume, holdConsumes } from './oidc/held-consume.ts';
 import { passwordAttemptLimits } from './signin/password-signin.ts';
 import { demoRoutes } from './demo/demo-routes.ts';
 import { accountRoutes } from './account/account-routes.ts';
@@ -75,6 +76,8 @@ export async function createApp(c: Container): Promise<Koa> {
   // Held-back grants are written by the Grant model's own adapter (outside the request, it writes at once).
   const grants = c.provider.Grant.adapter;
   const writeGrant = ({ id, payload, expiresIn }: DeferredGrant) => grants.upsert(id, payload, expiresIn as number);
+  // A held refresh-token consumption is performed by the RefreshToken model's own adapter (outside the request, at once).
+  const consumeRefreshToken = (id: string) => c.provider.RefreshToken.adapter.consume(id);
 
   app.use(requestContext(c.logger));
   app.use(localeMiddleware());
@@ -85,12 +88,15 @@ export async function createApp(c: Container): Promise<Koa> {
   app.use(async (ctx: Context, next: Next) => {
     if (ownPrefixes.some((p) => ctx.path === p.replace(/\/$/, '') || ctx.path.startsWith(p))) return own(ctx as never, next);
     if (ctx.path === '/') { ctx.redirect(c.config.demo ? '/demo' : '/.well-known/openid-configuration'); return; }
-    // A grant saved in this request goes out with the session's write; the rest when the provider is done.
+    // A grant saved in this request goes out with the session's write, and a rotated refresh
+    // token's consumption with its replacement's insert; the rest when the provider is done.
     deferGrantWrites(ctx);
+    holdConsumes(ctx);
     try {
       await providerHeaders(ctx, () => providerMiddleware(ctx as never, async () => {}));
     } finally {
       await flushDeferredGrants(ctx, writeGrant);
+      await flushHeldConsume(ctx, consumeRefreshToken);
     }
   });
   return app;

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { dropReadAhead, readAheadKey, requestReadAhead, takeReadAhead } from './read-ahead.ts';
 import { deferredGrants } from './deferred-grants.ts';
+import { holdConsume, takeHeldConsume } from './held-consume.ts';
 import { plainSql, type Sql } from '../db/sql.ts';
 import type { KeyValueStore } from '../store/store.ts';
 import type { CachedReads } from '../db/cached-reads.ts';
@@ -77,6 +78,15 @@ function upsertRow(first: number): string {
 const upsertOne = upsertRow(1);
 const upsertSessionWithGrant = `WITH g AS (${upsertRow(8)}) ${upsertRow(1)}`;
 
+/**
+ * A rotated refresh token's consumption ($8: the old token's id) with its replacement's upsert:
+ * one statement, one commit. `consumed` is 0 when the old token was already used.
+ */
+const consumeAndUpsert = `WITH c AS (UPDATE oidc_payloads SET consumed_at = now()
+    WHERE model = 'RefreshToken' AND id = $8 AND consumed_at IS NULL RETURNING 1),
+  i AS (${upsertRow(1)})
+  SELECT count(*)::int AS consumed FROM c`;
+
 /** The parameters of {@link upsertRow} for a payload of `model`. */
 function rowParams(model: string, id: string, payload: AdapterPayload, expiresIn?: number): unknown[] {
   return [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.uid ?? null, payload.accountId ?? null, expiresIn ?? null];
@@ -143,10 +153,27 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
       : load('id', id));
   }
 
+  /** A consumption that found the token already used: the grant is revoked (theft), then invalid_grant. */
+  async function refuseReuse(id: string): Promise<never> {
+    const existing = await load('id', id);
+    if (existing?.grantId) await revokeGrant(existing.grantId);
+    throw reuseError(model);
+  }
+
   return {
     ...finders,
     async upsert(id, payload, expiresIn) {
       dropReadAhead();
+      const consumed = model === 'RefreshToken' ? takeHeldConsume() : undefined;
+      if (consumed !== undefined) {
+        const [row] = await sql(consumeAndUpsert, [...rowParams(model, id, payload, expiresIn), consumed]);
+        if (!(row as { consumed: number }).consumed) {
+          // The replacement must not outlive the refusal, whatever the old token's grant.
+          await sql('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
+          await refuseReuse(consumed);
+        }
+        return;
+      }
       const deferred = deferredGrants();
       if (model === 'Grant' && deferred) {
         deferred.set(id, { id, payload, expiresIn });
@@ -163,17 +190,15 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
     async findByUserCode() { return undefined; },
     async consume(id) {
       dropReadAhead();
+      // With rotation, the replacement's insert follows at once and consumes this in its statement.
+      if (model === 'RefreshToken' && holdConsume(id)) return;
       const rows = await sql(
         `WITH c AS (UPDATE oidc_payloads SET consumed_at = now()
            WHERE model = $1 AND id = $2 AND consumed_at IS NULL RETURNING grant_id)
          SELECT grant_id FROM c`,
         [model, id],
       );
-      if (!rows.length) {
-        const existing = await load('id', id);
-        if (existing?.grantId) await revokeGrant(existing.grantId);
-        throw reuseError(model);
-      }
+      if (!rows.length) await refuseReuse(id);
     },
     async destroy(id) {
       dropReadAhead();

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { sharedTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
 import pg from 'pg';
+import * as oidc from 'openid-client';
 import { createAdapterFactory, purgeExpiredPayloads, readAheadStatements } from '../../src/oidc/adapter.ts';
 import { authorize, createRp, device, exchange, followToCallback, passkeySignIn } from '../helpers/oidc-flow.ts';
 import { createMember } from '../helpers/oidc-extra.ts';
@@ -14,6 +15,22 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
     adapter = createAdapterFactory({ ds: t.container.ds, store: t.container.store });
   });
   const id = () => randomBytes(16).toString('base64url');
+
+  /** What `run` returns, and the text of every statement the pg client sent meanwhile. */
+  async function statementsOf<T>(run: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
+    const sent: string[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as string | { text?: string };
+      sent.push(typeof config === 'string' ? config : String(config?.text));
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    try {
+      return { result: await run(), sent };
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+  }
 
   /** A member who has just signed in with a passkey; the browser is about to follow the redirect back. */
   async function signedInBeforeRedirectBack() {
@@ -69,19 +86,7 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
   it("stores a sign-in's new grant with its session in one statement at the redirect back, before the code can be used", async () => {
     const { rp, ua, auth, verified } = await signedInBeforeRedirectBack();
     // Every statement the redirect back sends (on PostgreSQL; the embedded database has no pg client).
-    const sent: string[] = [];
-    const query = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as string | { text?: string };
-      sent.push(typeof config === 'string' ? config : String(config?.text));
-      return (query as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof query;
-    let callback: URL;
-    try {
-      callback = await followToCallback(ua, rp, verified.json.redirectTo);
-    } finally {
-      pg.Client.prototype.query = query;
-    }
+    const { result: callback, sent } = await statementsOf(() => followToCallback(ua, rp, verified.json.redirectTo));
     const writes = sent.filter((text) => /INSERT INTO oidc_payloads/.test(text));
     if (t.config.databaseUrl) {
       expect(writes, sent.join('\n---\n')).to.have.length(1);
@@ -93,6 +98,27 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
       `SELECT model, account_id FROM oidc_payloads WHERE model IN ('Grant', 'Session') AND account_id = $1`, [claims.sub]);
     expect(rows.map((r) => r.model).sort()).to.include.members(['Grant', 'Session']);
     expect(tokens.refresh_token, 'a refresh token under that grant').to.be.a('string');
+  });
+
+  it('consumes a rotated refresh token in the statement that inserts its replacement; a reused one is still refused and revokes the grant', async () => {
+    const { rp, ua, auth, verified } = await signedInBeforeRedirectBack();
+    const tokens = await exchange(rp, auth, await followToCallback(ua, rp, verified.json.redirectTo));
+    const first = tokens.refresh_token!;
+    const { result: next, sent } = await statementsOf(() => oidc.refreshTokenGrant(rp.config, first));
+    const writes = sent.filter((text) => /UPDATE oidc_payloads|INSERT INTO oidc_payloads/.test(text));
+    if (t.config.databaseUrl) {
+      expect(writes, sent.join('\n---\n')).to.have.length(1);
+      expect(writes[0]).to.match(/^WITH c AS \(UPDATE oidc_payloads SET consumed_at/);
+    }
+    const rows: { id: string; consumed_at: Date | null }[] = await t.container.ds.query(
+      `SELECT id, consumed_at FROM oidc_payloads WHERE model = 'RefreshToken' AND id = ANY($1)`, [[first, next.refresh_token]]);
+    expect(rows.find((r) => r.id === first)?.consumed_at, 'the old token, consumed').to.not.equal(null);
+    expect(rows.find((r) => r.id === next.refresh_token)?.consumed_at, 'its replacement, stored unconsumed').to.equal(null);
+    // Reuse of the old token: refused, and the grant's newest token stops working too.
+    const reused = await oidc.refreshTokenGrant(rp.config, first).then(() => undefined, (error: { error?: string }) => error);
+    expect(reused?.error).to.equal('invalid_grant');
+    const newest = await oidc.refreshTokenGrant(rp.config, next.refresh_token!).then(() => undefined, (error: { error?: string }) => error);
+    expect(newest?.error).to.equal('invalid_grant');
   });
 
   it('takes the interaction at the redirect back with one GETDEL: it is gone afterwards, and a replayed resume is refused', async () => {
