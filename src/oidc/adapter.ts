@@ -212,8 +212,8 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
 /**
  * The interaction each resume request took. The redirect back reads its interaction and then,
  * once the checks pass, deletes it: one `GETDEL` does both, and the delete that follows in the
- * same request is already done. (A resume that fails its checks has used its interaction up:
- * the member starts the sign-in again, as after any failed resume.)
+ * same request is already done. (A resume that fails its checks uses its interaction up; a
+ * retry would fail the same checks, so the member starts the sign-in again either way.)
  */
 const takenAtResume = new WeakMap<object, string>();
 
