@@ -9,8 +9,7 @@ import { staticFiles } from './http/static-files.ts';
 import { securityHeaders, sameOriginOnly, staticSecurityHeaders } from './http/security.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { interactionRoutes } from './oidc/interaction-routes.ts';
-import { deferGrantWrites, flushDeferredGrants, type DeferredGrant } from './oidc/deferred-grants.ts';
-import { flushHeldConsume, holdConsumes } from './oidc/held-consume.ts';
+import { flushHeldWrites, holdWrites, type HeldGrant } from './oidc/held-writes.ts';
 import { passwordAttemptLimits } from './signin/password-signin.ts';
 import { demoRoutes } from './demo/demo-routes.ts';
 import { accountRoutes } from './account/account-routes.ts';
@@ -73,11 +72,13 @@ export async function createApp(c: Container): Promise<Koa> {
   // oidc-provider's middleware runs in our request's own context (as koa-mount does), rather
   // than a second Koa context per request through provider.callback().
   const providerMiddleware = compose((c.provider as unknown as Koa).middleware);
-  // Held-back grants are written by the Grant model's own adapter (outside the request, it writes at once).
+  // What a request still holds is written by the models' own adapters (outside the request, they write at once).
   const grants = c.provider.Grant.adapter;
-  const writeGrant = ({ id, payload, expiresIn }: DeferredGrant) => grants.upsert(id, payload, expiresIn as number);
-  // A held refresh-token consumption is performed by the RefreshToken model's own adapter (outside the request, at once).
-  const consumeRefreshToken = (id: string) => c.provider.RefreshToken.adapter.consume(id);
+  const refreshTokens = c.provider.RefreshToken.adapter;
+  const flushTo = {
+    writeGrant: ({ id, payload, expiresIn }: HeldGrant) => grants.upsert(id, payload, expiresIn as number),
+    consume: (id: string) => refreshTokens.consume(id),
+  };
 
   app.use(requestContext(c.logger));
   app.use(localeMiddleware());
@@ -90,13 +91,11 @@ export async function createApp(c: Container): Promise<Koa> {
     if (ctx.path === '/') { ctx.redirect(c.config.demo ? '/demo' : '/.well-known/openid-configuration'); return; }
     // A grant saved in this request goes out with the session's write, and a rotated refresh
     // token's consumption with its replacement's insert; the rest when the provider is done.
-    deferGrantWrites(ctx);
-    holdConsumes(ctx);
+    holdWrites(ctx);
     try {
       await providerHeaders(ctx, () => providerMiddleware(ctx as never, async () => {}));
     } finally {
-      await flushDeferredGrants(ctx, writeGrant);
-      await flushHeldConsume(ctx, consumeRefreshToken);
+      await flushHeldWrites(ctx, flushTo);
     }
   });
   return app;

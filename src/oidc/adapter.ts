@@ -1,8 +1,7 @@
 import type { DataSource } from 'typeorm';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { dropReadAhead, readAheadKey, requestReadAhead, takeReadAhead } from './read-ahead.ts';
-import { deferredGrants } from './deferred-grants.ts';
-import { holdConsume, takeHeldConsume } from './held-consume.ts';
+import { heldGrants, holdConsume, takeHeldConsume } from './held-writes.ts';
 import { plainSql, type Sql } from '../db/sql.ts';
 import type { KeyValueStore } from '../store/store.ts';
 import type { CachedReads } from '../db/cached-reads.ts';
@@ -78,13 +77,18 @@ function upsertRow(first: number): string {
 const upsertOne = upsertRow(1);
 const upsertSessionWithGrant = `WITH g AS (${upsertRow(8)}) ${upsertRow(1)}`;
 
+/** Marks row (`model`, `id`) consumed unless it already was (atomic), returning its grant. */
+const consumeRow = (model: string, id: string) => `UPDATE oidc_payloads SET consumed_at = now()
+    WHERE model = ${model} AND id = ${id} AND consumed_at IS NULL RETURNING grant_id`;
+
+/** A consumption: the consumed row's grant, or no row when it was already used. */
+const consumeOne = `WITH c AS (${consumeRow('$1', '$2')}) SELECT grant_id FROM c`;
+
 /**
  * A rotated refresh token's consumption ($8: the old token's id) with its replacement's upsert:
  * one statement, one commit. `consumed` is 0 when the old token was already used.
  */
-const consumeAndUpsert = `WITH c AS (UPDATE oidc_payloads SET consumed_at = now()
-    WHERE model = 'RefreshToken' AND id = $8 AND consumed_at IS NULL RETURNING 1),
-  i AS (${upsertRow(1)})
+const consumeAndUpsert = `WITH c AS (${consumeRow("'RefreshToken'", '$8')}), i AS (${upsertRow(1)})
   SELECT count(*)::int AS consumed FROM c`;
 
 /** The parameters of {@link upsertRow} for a payload of `model`. */
@@ -139,7 +143,7 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
     };
   } else if (model === 'Grant') {
     finders.find = async (id) => {
-      const held = deferredGrants()?.get(id);
+      const held = heldGrants()?.get(id);
       if (held) return structuredClone(held.payload);
       const ahead = takeReadAhead(readAheadKey.grant(id));
       return ahead !== undefined ? (ahead ?? undefined) : load('id', id);
@@ -174,15 +178,15 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
         }
         return;
       }
-      const deferred = deferredGrants();
-      if (model === 'Grant' && deferred) {
-        deferred.set(id, { id, payload, expiresIn });
+      const held = heldGrants();
+      if (model === 'Grant' && held) {
+        held.set(id, { id, payload, expiresIn });
         return;
       }
-      const grant = model === 'Session' && deferred?.size === 1 ? [...deferred.values()][0] : undefined;
+      const grant = model === 'Session' && held?.size === 1 ? [...held.values()][0] : undefined;
       if (grant) {
         await sql(upsertSessionWithGrant, [...rowParams(model, id, payload, expiresIn), ...rowParams('Grant', grant.id, grant.payload, grant.expiresIn)]);
-        deferred!.clear();
+        held!.clear();
         return;
       }
       await sql(upsertOne, rowParams(model, id, payload, expiresIn));
@@ -192,17 +196,12 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
       dropReadAhead();
       // With rotation, the replacement's insert follows at once and consumes this in its statement.
       if (model === 'RefreshToken' && holdConsume(id)) return;
-      const rows = await sql(
-        `WITH c AS (UPDATE oidc_payloads SET consumed_at = now()
-           WHERE model = $1 AND id = $2 AND consumed_at IS NULL RETURNING grant_id)
-         SELECT grant_id FROM c`,
-        [model, id],
-      );
+      const rows = await sql(consumeOne, [model, id]);
       if (!rows.length) await refuseReuse(id);
     },
     async destroy(id) {
       dropReadAhead();
-      if (model === 'Grant') deferredGrants()?.delete(id);
+      if (model === 'Grant') heldGrants()?.delete(id);
       await sql('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
     },
     async revokeByGrantId(grantId) { dropReadAhead(); await revokeGrant(grantId); },
@@ -226,21 +225,22 @@ function resumeContext(): object | undefined {
 /** Short-lived models: JSON in the store with the model's TTL, indexed by grant for revocation. */
 function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {
   const key = (id: string) => `oidc:${model}:${id}`;
-  const interactions = model === 'Interaction';
+  // Only interactions are taken at a resume.
+  const resume = model === 'Interaction' ? resumeContext : () => undefined;
   return {
     async upsert(id, payload, expiresIn) {
       const ttl = Math.max(1, expiresIn ?? 3600);
       // A resume that saves its interaction again (oidc-provider does, to switch accounts) keeps it.
-      const resume = interactions ? resumeContext() : undefined;
-      if (resume) takenAtResume.delete(resume);
+      const resuming = resume();
+      if (resuming) takenAtResume.delete(resuming);
       if (payload.grantId) await store.setIndexed(key(id), JSON.stringify(payload), ttl, `oidc:grant:${payload.grantId}`);
       else await store.set(key(id), JSON.stringify(payload), ttl);
     },
     async find(id) {
-      const resume = interactions ? resumeContext() : undefined;
-      if (resume) {
+      const resuming = resume();
+      if (resuming) {
         const taken = await store.getDel(key(id));
-        if (taken) takenAtResume.set(resume, id);
+        if (taken) takenAtResume.set(resuming, id);
         return taken ? JSON.parse(taken) as AdapterPayload : undefined;
       }
       const [raw, consumed] = await store.mget([key(id), `${key(id)}:consumed`]);
@@ -260,8 +260,8 @@ function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId
       }
     },
     async destroy(id) {
-      const resume = interactions ? resumeContext() : undefined;
-      if (resume && takenAtResume.get(resume) === id) return;
+      const resuming = resume();
+      if (resuming && takenAtResume.get(resuming) === id) return;
       await store.del(key(id), `${key(id)}:consumed`);
     },
     async revokeByGrantId(grantId) { await revokeGrant(grantId); },
@@ -305,7 +305,7 @@ export function createAdapterFactory(deps: {
   const sql = plainSql(ds);
   const readClient = deps.clients ? (id: string) => deps.clients!.get(id) : clientMetadataReader(sql);
   async function revokeGrant(grantId: string): Promise<void> {
-    deferredGrants()?.delete(grantId);
+    heldGrants()?.delete(grantId);
     const keys = await store.smembers(`oidc:grant:${grantId}`);
     await store.del(...keys, ...keys.map((k) => `${k}:consumed`), `oidc:grant:${grantId}`);
     await sql('DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = $2 AND id = $1)', [grantId, 'Grant']);
