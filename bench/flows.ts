@@ -20,8 +20,6 @@ import { benchFetch, checkAlternation, flowHeaders, FlowError, inFlow, observe, 
 export const scenarios = ['signin', 'refresh', 'client_credentials', 'discovery'] as const;
 export type Scenario = (typeof scenarios)[number];
 
-/** Requests one flow of each scenario sends (the JWKS fetch for ID token checks is cached). */
-export const requestsPerFlow: Record<Scenario, number> = { signin: 7, refresh: 1, client_credentials: 1, discovery: 2 };
 
 /** A server under test, as the load generator sees it. */
 export interface TargetSpec {

@@ -252,6 +252,21 @@ function candidateTable(report: Report): string[] {
   return lines;
 }
 
+/**
+ * How many requests a sign-in took on each server, as measured: Tobira finishes the
+ * authorization in the verification's request, so its browser skips the redirect back through
+ * `/auth/:uid` that the baseline's takes.
+ */
+function signInRequests(runs: RunMeasurement[]): string {
+  const per = (target: string) => {
+    const mine = runs.filter((r) => r.scenario === 'signin' && r.target === target && r.flows > 0);
+    return mine.length ? Math.round(mine.reduce((sum, r) => sum + r.requests / r.flows, 0) / mine.length) : undefined;
+  };
+  const counts = ['tobira', 'baseline', 'candidate'].map((target) => [target, per(target)] as const).filter(([, n]) => n !== undefined);
+  if (!counts.length) return '';
+  return `A \`signin\` flow is ${counts.map(([target, n]) => `${n} requests to ${target === 'tobira' ? 'Tobira' : `the ${target}`}`).join(', ')}; `;
+}
+
 /** The report as markdown (what `npm run bench` prints on stdout). */
 export function renderMarkdown(report: Report): string {
   const o = report.options;
@@ -262,8 +277,8 @@ export function renderMarkdown(report: Report): string {
     + `${o.nodeArgs.length ? ` (node ${o.nodeArgs.join(' ')})` : ' (V8\'s default heap)'}`
     + ` with ${Object.entries(productionEnv).map(([k, v]) => `${k}=${v}`).join(' ')}, `
     + `${o.workers} load worker(s), ${o.identifierFirst ? 'identifier-first' : 'discoverable'} passkey sign-in. `
-    + `Medians of ${o.repeat} window(s) of ${o.durationS} s after ${o.warmupS} s warm-up. A flow of \`signin\` is 7 requests, `
-    + '`discovery` 2, the grants 1. CPU is user + system time of the server process(es) per completed flow; '
+    + `Medians of ${o.repeat} window(s) of ${o.durationS} s after ${o.warmupS} s warm-up. ${signInRequests(report.runs)}`
+    + '`discovery` is 2 requests, the grants 1. CPU is user + system time of the server process(es) per completed flow; '
     + '"+ Postgres" is what the database backends serving Tobira added.',
     '',
     ...table(report),

@@ -9,7 +9,8 @@ import { staticFiles } from './http/static-files.ts';
 import { securityHeaders, sameOriginOnly, staticSecurityHeaders } from './http/security.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { interactionRoutes } from './oidc/interaction-routes.ts';
-import { flushHeldWrites, holdWrites, type HeldGrant } from './oidc/held-writes.ts';
+import { flushHeldWrites, holdWrites, type HeldConsume, type HeldGrant } from './oidc/held-writes.ts';
+import { resumeInPlace } from './oidc/resume-in-place.ts';
 import { passwordAttemptLimits } from './signin/password-signin.ts';
 import { demoRoutes } from './demo/demo-routes.ts';
 import { accountRoutes } from './account/account-routes.ts';
@@ -39,8 +40,38 @@ export async function createApp(c: Container): Promise<Koa> {
     passwordPerIp: c.store.rateLimiter({ keyPrefix: 'rl:password-ip', ...passwordAttemptLimits.perIp }),
     passwordPerIdentifier: c.store.rateLimiter({ keyPrefix: 'rl:password-id', ...passwordAttemptLimits.perIdentifier }),
   };
+  const providerHeaders = staticSecurityHeaders({ contentSecurityPolicy: false, strictTransportSecurity: false });
+  // oidc-provider's middleware runs in our request's own context (as koa-mount does), rather
+  // than a second Koa context per request through provider.callback().
+  const providerMiddleware = compose((c.provider as unknown as Koa).middleware);
+  // What a request still holds is written by the models' own adapters (outside the request, they write at once).
+  const grants = c.provider.Grant.adapter;
+  const consumers: Record<string, { consume(id: string): Promise<void> }> = {
+    RefreshToken: c.provider.RefreshToken.adapter, AuthorizationCode: c.provider.AuthorizationCode.adapter,
+  };
+  const flushTo = {
+    writeGrant: ({ id, payload, expiresIn }: HeldGrant) => grants.upsert(id, payload, expiresIn as number),
+    consume: ({ model, id }: HeldConsume) => consumers[model]!.consume(id),
+    del: (keys: string[]) => c.store.del(...keys),
+    put: (key: string, value: string, ttl: number) => c.store.set(key, value, ttl),
+  };
+  /**
+   * Runs oidc-provider on `ctx`. Writes the request holds back go out with the write that
+   * follows them (held-writes.ts: a grant with its session, a consumption with the next token);
+   * the rest when the provider is done.
+   */
+  const runProvider = async (ctx: Context) => {
+    holdWrites(ctx);
+    try {
+      await providerHeaders(ctx, () => providerMiddleware(ctx as never, async () => {}));
+    } finally {
+      await flushHeldWrites(ctx, flushTo);
+    }
+  };
+
   const routers = [
     interactionRoutes({
+      finish: resumeInPlace({ resumeCookie: c.provider.cookieName('resume'), sign: (data) => c.cookieSigner.sign(data), runProvider }),
       provider: c.provider, store: c.store, accounts: c.accounts, passkeys: c.passkeys, emailCode: c.emailCode, password: c.passwordSignIn,
       signup: c.signup, mailer: c.mailer, audit: c.audit, renderer: c.renderer, limits,
       interactionTtlSeconds: c.config.ttl.interactionSeconds, codeMinutes: Math.round(c.config.ttl.codeSeconds / 60),
@@ -68,17 +99,6 @@ export async function createApp(c: Container): Promise<Koa> {
     bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '64kb', formLimit: '16kb', encoding: 'utf-8' }),
     ...routers.flatMap((r) => [r.routes(), r.allowedMethods()]),
   ]);
-  const providerHeaders = staticSecurityHeaders({ contentSecurityPolicy: false, strictTransportSecurity: false });
-  // oidc-provider's middleware runs in our request's own context (as koa-mount does), rather
-  // than a second Koa context per request through provider.callback().
-  const providerMiddleware = compose((c.provider as unknown as Koa).middleware);
-  // What a request still holds is written by the models' own adapters (outside the request, they write at once).
-  const grants = c.provider.Grant.adapter;
-  const refreshTokens = c.provider.RefreshToken.adapter;
-  const flushTo = {
-    writeGrant: ({ id, payload, expiresIn }: HeldGrant) => grants.upsert(id, payload, expiresIn as number),
-    consume: (id: string) => refreshTokens.consume(id),
-  };
 
   app.use(requestContext(c.logger));
   app.use(localeMiddleware());
@@ -89,14 +109,7 @@ export async function createApp(c: Container): Promise<Koa> {
   app.use(async (ctx: Context, next: Next) => {
     if (ownPrefixes.some((p) => ctx.path === p.replace(/\/$/, '') || ctx.path.startsWith(p))) return own(ctx as never, next);
     if (ctx.path === '/') { ctx.redirect(c.config.demo ? '/demo' : '/.well-known/openid-configuration'); return; }
-    // A grant saved in this request goes out with the session's write, and a rotated refresh
-    // token's consumption with its replacement's insert; the rest when the provider is done.
-    holdWrites(ctx);
-    try {
-      await providerHeaders(ctx, () => providerMiddleware(ctx as never, async () => {}));
-    } finally {
-      await flushHeldWrites(ctx, flushTo);
-    }
+    await runProvider(ctx);
   });
   return app;
 }

@@ -1,7 +1,8 @@
 import type { DataSource } from 'typeorm';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { dropReadAhead, readAheadKey, requestReadAhead, takeReadAhead } from './read-ahead.ts';
-import { heldGrants, holdConsume, takeHeldConsume } from './held-writes.ts';
+import { dropPutBack, heldGrants, holdConsume, holdDelete, holdPutBack, takeHeldConsume, takeHeldDeletes } from './held-writes.ts';
+import { offeredInteractionWritten, takeOfferedInteraction } from './resume-in-place.ts';
 import { plainSql, type Sql } from '../db/sql.ts';
 import type { KeyValueStore } from '../store/store.ts';
 import type { CachedReads } from '../db/cached-reads.ts';
@@ -168,7 +169,7 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
     ...finders,
     async upsert(id, payload, expiresIn) {
       dropReadAhead();
-      const consumed = model === 'RefreshToken' ? takeHeldConsume() : undefined;
+      const consumed = model === 'RefreshToken' ? takeHeldConsume('RefreshToken') : undefined;
       if (consumed !== undefined) {
         const [row] = await sql(consumeAndUpsert, [...rowParams(model, id, payload, expiresIn), consumed]);
         if (!(row as { consumed: number }).consumed) {
@@ -195,7 +196,7 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
     async consume(id) {
       dropReadAhead();
       // With rotation, the replacement's insert follows at once and consumes this in its statement.
-      if (model === 'RefreshToken' && holdConsume(id)) return;
+      if (model === 'RefreshToken' && holdConsume(model, id)) return;
       const rows = await sql(consumeOne, [model, id]);
       if (!rows.length) await refuseReuse(id);
     },
@@ -208,42 +209,76 @@ function postgresAdapter(sql: Sql, model: string, revokeGrant: (grantId: string)
   };
 }
 
-/**
- * The interaction each resume request took. The redirect back reads its interaction and then,
- * once the checks pass, deletes it: one `GETDEL` does both, and the delete that follows in the
- * same request is already done. (A resume that fails its checks uses its interaction up; a
- * retry would fail the same checks, so the member starts the sign-in again either way.)
- */
-const takenAtResume = new WeakMap<object, string>();
-
 /** oidc-provider's context of the current request when it is a resume (the redirect back). */
 function resumeContext(): object | undefined {
   const ctx = Provider.ctx as { oidc?: { route?: string } } | undefined;
   return ctx?.oidc?.route === 'resume' ? ctx : undefined;
 }
 
+/** Where a short-lived model's payload is in the store, and its "consumed" marker. */
+const storeKey = (model: string, id: string) => `oidc:${model}:${id}`;
+const consumedKey = (model: string, id: string) => `${storeKey(model, id)}:consumed`;
+
 /** Short-lived models: JSON in the store with the model's TTL, indexed by grant for revocation. */
 function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {
-  const key = (id: string) => `oidc:${model}:${id}`;
+  const key = (id: string) => storeKey(model, id);
+  /** Marks `model` token `id` consumed; true when this call did (atomic). */
+  const markConsumed = (consumedModel: string, id: string) =>
+    store.setIfAbsent(consumedKey(consumedModel, id), String(Math.floor(Date.now() / 1000)), consumedMarkerSeconds);
+  /** A consumption that found the token already used: its grant is revoked (theft), then invalid_grant. */
+  const refuseReuse = async (consumedModel: string, id: string): Promise<never> => {
+    const raw = await store.get(storeKey(consumedModel, id));
+    const grantId = raw ? (JSON.parse(raw) as AdapterPayload).grantId : undefined;
+    if (grantId) await revokeGrant(grantId);
+    throw reuseError(consumedModel);
+  };
   // Only interactions are taken at a resume.
   const resume = model === 'Interaction' ? resumeContext : () => undefined;
   return {
     async upsert(id, payload, expiresIn) {
       const ttl = Math.max(1, expiresIn ?? 3600);
-      // A resume that saves its interaction again (oidc-provider does, to switch accounts) keeps it.
+      // A resume that saves its interaction again (oidc-provider does, to switch accounts) keeps
+      // it: the store has it, nothing to put back.
       const resuming = resume();
-      if (resuming) takenAtResume.delete(resuming);
-      if (payload.grantId) await store.setIndexed(key(id), JSON.stringify(payload), ttl, `oidc:grant:${payload.grantId}`);
-      else await store.set(key(id), JSON.stringify(payload), ttl);
+      if (resuming) {
+        dropPutBack(key(id));
+        offeredInteractionWritten(resuming, id);
+      }
+      // Codes and tokens are indexed under their grant, to go with it when it is revoked; an
+      // interaction is not (a sign-out that revokes the old member's grant must not take the
+      // interaction that is switching to another member).
+      const write = payload.grantId && model !== 'Interaction'
+        ? store.setIndexed(key(id), JSON.stringify(payload), ttl, `oidc:grant:${payload.grantId}`)
+        : store.set(key(id), JSON.stringify(payload), ttl);
+      // What this request held back goes out with this write, in one round trip: the code's
+      // consumption (at the token endpoint, this is its access token), and an interaction's
+      // deletion by a resume in place (this is its code).
+      const code = takeHeldConsume('AuthorizationCode');
+      const deletes = takeHeldDeletes();
+      if (!code && !deletes) {
+        await write;
+        return;
+      }
+      const [, first] = await Promise.all([write, code ? markConsumed('AuthorizationCode', code) : true, deletes && store.del(...deletes)]);
+      // A reused code: the grant's revocation takes this token with it (it is indexed under the grant).
+      if (!first) await refuseReuse('AuthorizationCode', code!);
     },
     async find(id) {
       const resuming = resume();
       if (resuming) {
+        // Resumed in the request that signed in (resume-in-place.ts): the interaction as it holds it.
+        const offered = takeOfferedInteraction(resuming, id);
+        if (offered) return offered;
+        // The redirect back reads its interaction and, once the checks pass, deletes it: one
+        // GETDEL does both. (A resume that fails its checks uses its interaction up; a retry
+        // would fail the same checks.) One the request neither deletes nor saves is put back.
         const taken = await store.getDel(key(id));
-        if (taken) takenAtResume.set(resuming, id);
-        return taken ? JSON.parse(taken) as AdapterPayload : undefined;
+        if (!taken) return undefined;
+        const payload = JSON.parse(taken) as AdapterPayload;
+        holdPutBack(key(id), taken, Number(payload.exp));
+        return payload;
       }
-      const [raw, consumed] = await store.mget([key(id), `${key(id)}:consumed`]);
+      const [raw, consumed] = await store.mget([key(id), consumedKey(model, id)]);
       if (!raw) return undefined;
       const payload = JSON.parse(raw) as AdapterPayload;
       return consumed ? { ...payload, consumed: Number(consumed) } : payload;
@@ -251,18 +286,18 @@ function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId
     async findByUid() { return undefined; },
     async findByUserCode() { return undefined; },
     async consume(id) {
-      const first = await store.setIfAbsent(`${key(id)}:consumed`, String(Math.floor(Date.now() / 1000)), consumedMarkerSeconds);
-      if (!first) {
-        const raw = await store.get(key(id));
-        const grantId = raw ? (JSON.parse(raw) as AdapterPayload).grantId : undefined;
-        if (grantId) await revokeGrant(grantId);
-        throw reuseError(model);
-      }
+      // At the token endpoint the access token's write follows at once and consumes the code with it.
+      if (model === 'AuthorizationCode' && holdConsume(model, id)) return;
+      if (!await markConsumed(model, id)) await refuseReuse(model, id);
     },
     async destroy(id) {
       const resuming = resume();
-      if (resuming && takenAtResume.get(resuming) === id) return;
-      await store.del(key(id), `${key(id)}:consumed`);
+      // Taken by the resume's GETDEL: already deleted.
+      if (resuming && dropPutBack(key(id))) return;
+      // Offered by a resume in place: deleted with the code's write, next.
+      const keys = [key(id), consumedKey(model, id)];
+      if (resuming && offeredInteractionWritten(resuming, id) && holdDelete(keys)) return;
+      await store.del(...keys);
     },
     async revokeByGrantId(grantId) { await revokeGrant(grantId); },
   };

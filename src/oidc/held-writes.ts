@@ -9,6 +9,13 @@ import Provider, { type AdapterPayload } from 'oidc-provider';
  *   session.
  * - **A rotated refresh token's consumption goes with its replacement.** oidc-provider consumes
  *   the old token and saves the new one right after, with nothing in between but building it.
+ * - **An authorization code's consumption goes with the access token.** At the token endpoint,
+ *   oidc-provider consumes the code, then issues the access token with nothing in between but
+ *   building it: the consumption and the token's write go to Redis in one round trip.
+ * - **A resume in place deletes its interaction with the code's write** (resume-in-place.ts).
+ * - **An interaction a resume took (`GETDEL`) is put back** unless the request deletes or saves
+ *   it: oidc-provider's resume does neither when it asks a member signed in as someone else to
+ *   confirm signing out, and comes back to the same resume afterwards.
  *
  * Whatever the request did not write that way is written when the provider is done with it
  * ({@link flushHeldWrites}), before the answer leaves: nothing is ever left unwritten, and no
@@ -18,10 +25,19 @@ import Provider, { type AdapterPayload } from 'oidc-provider';
  */
 export interface HeldGrant { id: string; payload: AdapterPayload; expiresIn?: number }
 
+/** A consumption held back: the model (RefreshToken or AuthorizationCode) and the token's id. */
+export interface HeldConsume { model: string; id: string }
+
+/** A store value a request took (read and deleted), to put back unless the request deletes or saves it. */
+export interface HeldPutBack { key: string; value: string; expiresAt: number }
+
 interface Held {
   grants: Map<string, HeldGrant>;
-  /** The refresh token whose consumption waits for its replacement's insert. */
-  consume?: string;
+  /** The token whose consumption waits for the next write (a refresh token's replacement, a code's access token). */
+  consume?: HeldConsume;
+  /** Store keys whose deletion waits for the store's next write. */
+  deletes?: string[];
+  putBack?: HeldPutBack;
 }
 
 const heldByRequest = new WeakMap<object, Held>();
@@ -42,33 +58,71 @@ export function heldGrants(): Map<string, HeldGrant> | undefined {
   return current()?.grants;
 }
 
-/** Holds the consumption of refresh token `id` in the current request; false when the request does not hold (then consume now). */
-export function holdConsume(id: string): boolean {
+/** Holds the consumption of `model` token `id` in the current request; false when the request does not hold (then consume now). */
+export function holdConsume(model: string, id: string): boolean {
   const held = current();
   if (!held || held.consume !== undefined) return false;
-  held.consume = id;
+  held.consume = { model, id };
   return true;
 }
 
-/** Takes the consumption the current request holds, if any (the caller now performs it). */
-export function takeHeldConsume(): string | undefined {
+/** Takes the consumption of a `model` token the current request holds, if any (the caller now performs it). */
+export function takeHeldConsume(model: string): string | undefined {
   const held = current();
-  const id = held?.consume;
-  if (held) held.consume = undefined;
+  if (held?.consume?.model !== model) return undefined;
+  const { id } = held.consume;
+  held.consume = undefined;
   return id;
 }
 
+/** Holds the deletion of store `keys` until the store's next write in the current request; false when it does not hold (then delete now). */
+export function holdDelete(keys: string[]): boolean {
+  const held = current();
+  if (!held) return false;
+  held.deletes = [...held.deletes ?? [], ...keys];
+  return true;
+}
+
+/** Takes the store deletions the current request holds, if any (the caller now performs them). */
+export function takeHeldDeletes(): string[] | undefined {
+  const held = current();
+  const keys = held?.deletes;
+  if (held) held.deletes = undefined;
+  return keys;
+}
+
+/** Holds putting `value` back under `key` (until `expiresAt`, epoch seconds) when the current request ends; false when it does not hold. */
+export function holdPutBack(key: string, value: string, expiresAt: number): boolean {
+  const held = current();
+  if (!held) return false;
+  held.putBack = { key, value, expiresAt };
+  return true;
+}
+
+/** Drops the put-back of `key` (the request deletes or saves it); true when one was held. */
+export function dropPutBack(key: string): boolean {
+  const held = current();
+  if (held?.putBack?.key !== key) return false;
+  held.putBack = undefined;
+  return true;
+}
+
 /**
- * Writes what `ctx` still holds (`writeGrant` one grant at a time, then `consume`) and stops
+ * Writes what `ctx` still holds (`writeGrant` one grant at a time, `consume`, `del`, `put`) and stops
  * holding first, so that these may be the Grant and RefreshToken adapters' own.
  */
 export async function flushHeldWrites(ctx: object, write: {
   writeGrant: (grant: HeldGrant) => Promise<void>;
-  consume: (refreshTokenId: string) => Promise<void>;
+  consume: (consume: HeldConsume) => Promise<void>;
+  del: (keys: string[]) => Promise<void>;
+  put: (key: string, value: string, ttlSeconds: number) => Promise<void>;
 }): Promise<void> {
   const held = heldByRequest.get(ctx);
   heldByRequest.delete(ctx);
   if (!held) return;
   for (const grant of held.grants.values()) await write.writeGrant(grant);
   if (held.consume !== undefined) await write.consume(held.consume);
+  if (held.deletes) await write.del(held.deletes);
+  const ttl = held.putBack ? held.putBack.expiresAt - Math.floor(Date.now() / 1000) : 0;
+  if (ttl > 0) await write.put(held.putBack!.key, held.putBack!.value, ttl);
 }

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import type { InteractionResults } from 'oidc-provider';
+import type { Interaction, InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 import { AppError, assertThat } from '../http/errors.ts';
 import { consumeOrThrow } from '../http/rate-limit.ts';
@@ -26,6 +26,8 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 /** Everything the interaction routes use. */
 export interface InteractionDeps {
   provider: Provider;
+  /** Finishes the authorization once the interaction's result is set; answers where the browser goes next (resume-in-place.ts). */
+  finish: (ctx: Context, interaction: Interaction) => Promise<string>;
   store: KeyValueStore;
   accounts: AccountService;
   passkeys: PasskeyService;
@@ -107,10 +109,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     assertThat(satisfies(acr, requiredAcr(details.params.acr_values)), 'acr.not_satisfied');
     // `ts`: when the member proved who they are (the ID token's auth_time), now.
     const result: InteractionResults = { login: { accountId, acr, amr: [...amr], remember: true, ts: Math.floor(Date.now() / 1000) } };
-    // What provider.interactionResult() does, on the interaction already loaded (one read fewer).
+    // On the interaction already loaded (one read fewer), the resume runs in this request: the
+    // answer is where it redirects, usually the RP with the code (one request fewer).
     details.result = result;
-    await details.save(details.exp - Math.floor(Date.now() / 1000));
-    const redirectTo = details.returnTo;
+    const redirectTo = await deps.finish(ctx, details);
     await Promise.all([
       // Only email-proven sign-ins leave a pending mark (a leftover one expires with the interaction).
       method === 'passkey' ? undefined : store.del(pendingKey(details.uid)),

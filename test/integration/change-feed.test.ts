@@ -1,19 +1,9 @@
 import { expect } from 'chai';
 import pino from 'pino';
 import pg from 'pg';
-import { setTimeout as delay } from 'node:timers/promises';
 import { createChangeFeed, type ChangeFeed, type RowChange } from '../../src/db/change-feed.ts';
 import { backendLabel, sharedTobira } from '../helpers/tobira.ts';
-
-/** Polls `check` every 20 ms until it is true; fails after `timeoutMs`. */
-async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await delay(20);
-  }
-  throw new Error(`not within ${timeoutMs} ms: ${what}`);
-}
+import { eventually } from '../helpers/eventually.ts';
 
 describe(`change feed: PostgreSQL reports client changes to every instance (${backendLabel()})`, () => {
   const url = process.env.DATABASE_URL;

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
 import { startTobira, type TestTobira } from '../helpers/tobira.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { api, authorize, createRp, device, passkeySignIn, signUp, type TestRp } from '../helpers/oidc-flow.ts';
 import { createSoftAuthenticator, type SoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import type { UaResponse } from '../helpers/user-agent.ts';
@@ -17,16 +17,6 @@ async function freePort(): Promise<number> {
   const { port } = srv.address() as { port: number };
   await new Promise((resolve) => srv.close(resolve));
   return port;
-}
-
-/** Polls `check` every 50 ms until it returns true; fails after `timeoutMs`. */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await delay(50);
-  }
-  throw new Error(`not within ${timeoutMs} ms: ${what}`);
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:`port`. */
@@ -136,7 +126,7 @@ describe('faults: a store goes away and comes back', () => {
       expect(page.text).to.contain(translator('ja')('errors.service.unavailable'));
 
       await redis.start();
-      await eventually('/readyz is 200 again', async () => (await ua.get(`${t.url}/readyz`)).status === 200);
+      await eventually('/readyz is 200 again', async () => (await ua.get(`${t.url}/readyz`)).status === 200, 15_000, 50);
       // Redis lost its data (no persistence): a new sign-in goes all the way through.
       const again = device(t);
       const signIn = await passkeySignIn(again, t, await authorize(again, rp), authenticator, memberNumber);
@@ -185,7 +175,7 @@ describe('faults: a store goes away and comes back', () => {
       await expectUnavailable(() => api(ua, t, auth, '/passkey/verify', response));
 
       await proxy.start();
-      await eventually('/readyz is 200 again', async () => (await ua.get(`${t.url}/readyz`)).status === 200);
+      await eventually('/readyz is 200 again', async () => (await ua.get(`${t.url}/readyz`)).status === 200, 15_000, 50);
       const signIn = await passkeySignIn(ua, t, auth, authenticator, memberNumber);
       expect(signIn.status, signIn.text).to.equal(200);
     });

@@ -32,15 +32,38 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
     }
   }
 
-  /** A member who has just signed in with a passkey; the browser is about to follow the redirect back. */
-  async function signedInBeforeRedirectBack() {
+  /** A member about to sign in with a passkey: the browser is on the sign-in page of `params`' authorization request. */
+  async function onSignInPage(params: Record<string, string> = {}) {
     const rp = await createRp(t);
     const member = await createMember(t, rp);
     const ua = device(t);
-    const auth = await authorize(ua, rp);
-    const verified = await passkeySignIn(ua, t, auth, member.authenticator);
-    expect(verified.status, verified.text).to.equal(200);
-    return { rp, member, ua, auth, verified };
+    const auth = await authorize(ua, rp, params);
+    return { rp, member, ua, auth, signIn: () => passkeySignIn(ua, t, auth, member.authenticator) };
+  }
+
+  /** A store call made while `run` ran: the method, its (first) key, and the calls still unanswered then. */
+  interface StoreCall { name: string; key: string; pending: string[] }
+
+  /** Every store call while `run` runs. `pending` names unanswered calls as "method oidc:Model". */
+  async function storeCallsDuring<T>(run: () => Promise<T>): Promise<{ result: T; calls: StoreCall[] }> {
+    const store = t.container.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const calls: StoreCall[] = [];
+    const inFlight = new Set<string>();
+    const originals = Object.fromEntries(['get', 'mget', 'getDel', 'setIfAbsent', 'set', 'setIndexed', 'del'].map((name) => [name, store[name]!]));
+    for (const [name, original] of Object.entries(originals)) {
+      store[name] = (...args: unknown[]) => {
+        const key = String([args[0]].flat()[0]);
+        const label = `${name} ${key.split(':').slice(0, 2).join(':')}`;
+        calls.push({ name, key, pending: [...inFlight] });
+        inFlight.add(label);
+        return (original.apply(store, args) as Promise<unknown>).finally(() => inFlight.delete(label));
+      };
+    }
+    try {
+      return { result: await run(), calls };
+    } finally {
+      Object.assign(store, originals);
+    }
   }
 
   for (const model of ['RefreshToken', 'AuthorizationCode'] as const) {
@@ -83,16 +106,17 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
     expect(left.map((r: { id: string }) => r.id)).to.deep.equal([live]);
   });
 
-  it("stores a sign-in's new grant with its session in one statement at the redirect back, before the code can be used", async () => {
-    const { rp, ua, auth, verified } = await signedInBeforeRedirectBack();
-    // Every statement the redirect back sends (on PostgreSQL; the embedded database has no pg client).
-    const { result: callback, sent } = await statementsOf(() => followToCallback(ua, rp, verified.json.redirectTo));
+  it("stores a sign-in's new grant with its session in one statement, before the code can be used", async () => {
+    const { rp, auth, signIn } = await onSignInPage();
+    // Every statement the sign-in sends, its resume included (on PostgreSQL; the embedded database has no pg client).
+    const { result: verified, sent } = await statementsOf(signIn);
+    expect(verified.status, verified.text).to.equal(200);
     const writes = sent.filter((text) => /INSERT INTO oidc_payloads/.test(text));
     if (t.config.databaseUrl) {
       expect(writes, sent.join('\n---\n')).to.have.length(1);
       expect(writes[0]).to.match(/^WITH g AS \(INSERT INTO oidc_payloads/);
     }
-    const tokens = await exchange(rp, auth, callback);
+    const tokens = await exchange(rp, auth, new URL(verified.json.redirectTo));
     const claims = tokens.claims()!;
     const rows: { model: string; account_id: string }[] = await t.container.ds.query(
       `SELECT model, account_id FROM oidc_payloads WHERE model IN ('Grant', 'Session') AND account_id = $1`, [claims.sub]);
@@ -101,8 +125,8 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
   });
 
   it('consumes a rotated refresh token in the statement that inserts its replacement; a reused one is still refused and revokes the grant', async () => {
-    const { rp, ua, auth, verified } = await signedInBeforeRedirectBack();
-    const tokens = await exchange(rp, auth, await followToCallback(ua, rp, verified.json.redirectTo));
+    const { rp, ua, auth, signIn } = await onSignInPage();
+    const tokens = await exchange(rp, auth, await followToCallback(ua, rp, (await signIn()).json.redirectTo));
     const first = tokens.refresh_token!;
     const { result: next, sent } = await statementsOf(() => oidc.refreshTokenGrant(rp.config, first));
     const writes = sent.filter((text) => /UPDATE oidc_payloads|INSERT INTO oidc_payloads/.test(text));
@@ -121,33 +145,81 @@ describe(`oidc-provider storage adapter (${backendLabel()})`, () => {
     expect(newest?.error).to.equal('invalid_grant');
   });
 
-  it('takes the interaction at the redirect back with one GETDEL: it is gone afterwards, and a replayed resume is refused', async () => {
-    const { rp, member, ua, auth, verified } = await signedInBeforeRedirectBack();
+  it("consumes an authorization code in the round trip that writes its access token; a reused code is still refused and revokes the grant", async () => {
+    const { rp, auth, signIn } = await onSignInPage();
+    const callback = new URL((await signIn()).json.redirectTo);
+    const { result: tokens, calls } = await storeCallsDuring(() => exchange(rp, auth, callback));
+    const consume = calls.find((c) => c.name === 'setIfAbsent' && /^oidc:AuthorizationCode:.*:consumed$/.test(c.key));
+    expect(consume, JSON.stringify(calls)).to.not.equal(undefined);
+    expect(consume!.pending, 'the access token\'s write, in flight with the consumption').to.include('setIndexed oidc:AccessToken');
+    expect(tokens.access_token).to.be.a('string');
+    // The same code again: refused, and what it gave stops working.
+    const again = await exchange(rp, auth, callback).then(() => undefined, (error: { error?: string }) => error);
+    expect(again?.error).to.equal('invalid_grant');
+    const userinfo = await fetch(`${t.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(userinfo.status, 'the first access token, revoked with the grant').to.equal(401);
+  });
+
+  it("finishes the authorization in the sign-in's own request: it answers the RP's callback, reads the interaction once and deletes it", async () => {
+    const { rp, member, ua, auth, signIn } = await onSignInPage();
     const interactionKey = `oidc:Interaction:${auth.uid}`;
-    expect(await t.container.store.get(interactionKey), 'the interaction, with its result').to.be.a('string');
-    // Every store call naming the interaction while the browser follows the redirect back.
-    const store = t.container.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-    const calls: string[] = [];
-    const originals = Object.fromEntries(['get', 'mget', 'getDel', 'del', 'set', 'setIndexed'].map((name) => [name, store[name]!]));
-    for (const [name, original] of Object.entries(originals)) {
-      store[name] = (...args: unknown[]) => {
-        if (args.flat().includes(interactionKey)) calls.push(name);
-        return original.apply(store, args);
-      };
-    }
-    let callback: URL;
-    try {
-      callback = await followToCallback(ua, rp, verified.json.redirectTo);
-    } finally {
-      Object.assign(store, originals);
-    }
-    expect(calls).to.deep.equal(['getDel']);
-    expect(await t.container.store.get(interactionKey), 'the interaction after the redirect back').to.equal(null);
+    const { result: verified, calls } = await storeCallsDuring(signIn);
+    expect(verified.status, verified.text).to.equal(200);
+    // The passkey options and the verification read the interaction; the resume, in the
+    // verification's request, takes it from there and deletes it. (Before: the result was saved,
+    // and the redirect back read it again.)
+    const onInteraction = calls.filter((c) => c.key === interactionKey);
+    expect(onInteraction.map((c) => c.name)).to.deep.equal(['mget', 'mget', 'del']);
+    expect(onInteraction[2]!.pending, "the deletion, in flight with the code's write").to.include('setIndexed oidc:AuthorizationCode');
+    const callback = new URL(verified.json.redirectTo);
+    expect(callback.href.startsWith(rp.redirectUri), callback.href).to.equal(true);
+    expect(callback.searchParams.get('state')).to.equal(auth.state);
+    expect(await t.container.store.get(interactionKey), 'the interaction afterwards').to.equal(null);
     const replay = await ua.get(`${t.url}/auth/${auth.uid}`);
-    expect(replay.status).to.be.within(400, 499);
+    expect(replay.status, 'a replayed resume').to.be.within(400, 499);
     const tokens = await exchange(rp, auth, callback);
     const [account] = await t.container.ds.query('SELECT id FROM accounts WHERE email = $1', [member.email]);
     expect(tokens.claims()!.sub).to.equal(account.id);
+  });
+
+  it('sends a member signed in as someone else through the resume URL, which asks to confirm signing out, then signs the new member in', async () => {
+    const rp = await createRp(t);
+    const [first, second] = [await createMember(t, rp), await createMember(t, rp)];
+    const ua = device(t);
+    const auth1 = await authorize(ua, rp);
+    await exchange(rp, auth1, await followToCallback(ua, rp, (await passkeySignIn(ua, t, auth1, first.authenticator)).json.redirectTo));
+    // The same browser, now asked to sign in again, signs in as the second member.
+    const auth2 = await authorize(ua, rp, { prompt: 'login' });
+    const verified = await passkeySignIn(ua, t, auth2, second.authenticator);
+    expect(verified.status, verified.text).to.equal(200);
+    expect(verified.json.redirectTo, 'not a redirect from the resume in place: the resume URL').to.equal(`${t.url}/auth/${auth2.uid}`);
+    expect(await t.container.store.get(`oidc:Interaction:${auth2.uid}`), 'the interaction, kept with its result').to.be.a('string');
+    const confirm = await ua.get(verified.json.redirectTo);
+    expect(confirm.status).to.equal(200);
+    const action = /<form[^>]+action="([^"]+)"/.exec(confirm.text)?.[1];
+    const fields = Object.fromEntries([...confirm.text.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    expect(action, confirm.text.slice(0, 500)).to.match(/\/session\/end\/confirm$/);
+    expect(fields).to.include({ logout: 'yes' });
+    const signedOut = await ua.post(action!.replace(/&amp;/g, '&'), fields, { form: true });
+    const tokens = await exchange(rp, auth2, await followToCallback(ua, rp, signedOut.location!));
+    const [account] = await t.container.ds.query('SELECT id FROM accounts WHERE email = $1', [second.email]);
+    expect(tokens.claims()!.sub).to.equal(account.id);
+  });
+
+  it('leaves a form_post authorization to the redirect back, which takes the interaction with one GETDEL', async () => {
+    const { ua, auth, signIn } = await onSignInPage({ response_mode: 'form_post' });
+    const interactionKey = `oidc:Interaction:${auth.uid}`;
+    const verified = await signIn();
+    expect(verified.status, verified.text).to.equal(200);
+    expect(verified.json.redirectTo).to.equal(`${t.url}/auth/${auth.uid}`);
+    expect(await t.container.store.get(interactionKey), 'the interaction, with its result').to.be.a('string');
+    const { result: posted, calls } = await storeCallsDuring(() => ua.get(verified.json.redirectTo));
+    expect(calls.filter((c) => c.key === interactionKey).map((c) => c.name)).to.deep.equal(['getDel']);
+    expect(posted.status).to.equal(200);
+    expect(posted.text).to.match(/<form method="post" action="http:\/\/127\.0\.0\.1:9\/cb\//);
+    expect(posted.text).to.include(`value="${auth.state}"`);
+    expect(await t.container.store.get(interactionKey), 'the interaction after the redirect back').to.equal(null);
+    expect((await ua.get(verified.json.redirectTo)).status, 'a replayed resume').to.be.within(400, 499);
   });
 
   it('reads a session with its grants, or a refresh token with its session, by index lookups however large the table and whatever its statistics', async () => {
