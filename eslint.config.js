@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['scratch/**', 'node_modules/', 'data/', 'bench/results/', 'static/'] },
+  { ignores: ['scratch/**', 'node_modules/', 'data/', 'dist/', 'bench/results/', 'static/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,8 +6,8 @@
 import { parseArgs } from 'node:util';
 import { scenarios, type Scenario } from './flows.ts';
 
-/** The heap settings of the Dockerfile's NODE_OPTIONS: Tobira is measured as it ships. */
-export const productionNodeArgs = '--max-semi-space-size=8 --max-old-space-size=160';
+/** The V8 settings of the Dockerfile's `TOBIRA_NODE_ARGS`: Tobira is measured as it ships. */
+export const productionNodeArgs = '--max-semi-space-size=8 --max-old-space-size=160 --heap-growing-percent=60';
 
 /**
  * The Dockerfile's environment for the C library: two malloc arenas instead of one per thread
@@ -62,7 +62,7 @@ export const usage = `Usage: npm run bench -- [options]
   --out bench/results      where the JSON, the SVG chart and the logs go
   --keep-db                keep the tobira_bench database after the run
   --node-args="..."        node arguments for the Tobira processes; default: the Dockerfile's
-                           NODE_OPTIONS, "${productionNodeArgs}" (--node-args= for V8's defaults)
+                           TOBIRA_NODE_ARGS, "${productionNodeArgs}" (--node-args= for V8's defaults)
   --candidate DIR          also measure Tobira from another checkout (a branch with a change),
                            side by side with this one, in its own database (tobira_bench_candidate)
 

@@ -23,6 +23,9 @@ import { adminRoutes } from './admin/admin-routes.ts';
 
 /** Paths served by Tobira's own routers; everything else goes to oidc-provider. */
 const ownPrefixes = ['/interaction/', '/demo', '/admin/', '/enroll/', '/recover/', '/help/', '/account/api/add-device/', '/account/'];
+/** The same paths without their trailing slash (`/admin` is ours too). */
+const ownRoots = new Set(ownPrefixes.map((p) => p.replace(/\/$/, '')));
+const isOwnPath = (path: string) => ownRoots.has(path) || ownPrefixes.some((p) => path.startsWith(p));
 
 /**
  * Builds the Koa application: request id and logging, errors, language, security headers,
@@ -107,7 +110,7 @@ export async function createApp(c: Container): Promise<Koa> {
   const health = healthRoutes({ ds: c.ds, store: c.store });
   app.use(health.routes());
   app.use(async (ctx: Context, next: Next) => {
-    if (ownPrefixes.some((p) => ctx.path === p.replace(/\/$/, '') || ctx.path.startsWith(p))) return own(ctx as never, next);
+    if (isOwnPath(ctx.path)) return own(ctx as never, next);
     if (ctx.path === '/') { ctx.redirect(c.config.demo ? '/demo' : '/.well-known/openid-configuration'); return; }
     await runProvider(ctx);
   });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { configSchema, type Config } from './schema.ts';
+import { appRoot } from './app-root.ts';
 
 /** Raised when configuration is invalid; `problems` lists every one of them. */
 export class ConfigError extends Error {
@@ -14,7 +15,7 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-const rootDir = resolve(import.meta.dirname, '../..');
+const rootDir = appRoot;
 
 function readJson(path: string, problems: string[]): Record<string, unknown> {
   if (!existsSync(path)) return {};

@@ -5,10 +5,11 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { Eta } from 'eta';
 import { fromUiLocales, translator, type Locale } from '../i18n/i18n.ts';
 import { resolveLocale } from './locale.ts';
+import { appRoot } from '../config/app-root.ts';
 import type { AppError } from './errors.ts';
 
 /** The views directory (page and email templates). */
-export const viewsDir = resolve(import.meta.dirname, '../../views');
+export const viewsDir = resolve(appRoot, 'views');
 
 /** Creates the template engine over views/ (autoescaping on, templates cached in production). */
 export function createViews(cache: boolean): Eta {

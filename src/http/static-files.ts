@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
+import { appRoot } from '../config/app-root.ts';
 
-const root = resolve(import.meta.dirname, '../..');
+const root = appRoot;
 
 /** Files served under /static, read once at start. */
 const files: Record<string, { path: string; type: string }> = {

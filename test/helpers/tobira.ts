@@ -30,7 +30,8 @@ export const testSecrets = {
   DATA_ENCRYPTION_KEY: 'Qm9yaW5nLXRlc3Qta2V5LW5ldmVyLXVzZS1pbi1wcm8',
 };
 
-async function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export async function freePort(): Promise<number> {
   const srv: Server = createServer();
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   const { port } = srv.address() as { port: number };

@@ -1,13 +1,12 @@
 import { expect } from 'chai';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as oidc from 'openid-client';
-import { sharedTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
+import { sharedTobira, backendLabel, freePort, type TestTobira } from '../helpers/tobira.ts';
 import { createSoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { authorize, device, exchange, followToCallback, signUp, uniqueEmail, type TestRp } from '../helpers/oidc-flow.ts';
 import type { ClientRecord } from '../../src/admin/client-service.ts';
@@ -37,15 +36,6 @@ async function rpFor(t: TestTobira, client: ClientRecord, secret = client.client
 }
 
 const hex = () => randomBytes(4).toString('hex');
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** A Tobira server process (`node src/main.ts`), as an operator runs it. */
 interface ServerProcess { url: string; child: ChildProcess; stop(): Promise<void> }

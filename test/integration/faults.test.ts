@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { expect } from 'chai';
-import { startTobira, type TestTobira } from '../helpers/tobira.ts';
+import { freePort, startTobira, type TestTobira } from '../helpers/tobira.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { api, authorize, createRp, device, passkeySignIn, signUp, type TestRp } from '../helpers/oidc-flow.ts';
 import { createSoftAuthenticator, type SoftAuthenticator } from '../helpers/soft-authenticator.ts';
@@ -10,14 +10,6 @@ import { translator } from '../../src/i18n/i18n.ts';
 
 /** How long a request may take while a store is down: it must fail fast, not hang. */
 const fastFailMs = 4000;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 /** True when something accepts TCP connections on 127.0.0.1:`port`. */
 function accepts(port: number): Promise<boolean> {
