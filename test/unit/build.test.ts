@@ -18,12 +18,13 @@ describe('the build and the image', () => {
     expect(appRootFrom(other)).to.equal(other);
   });
 
-  it('the Dockerfile runs the compiled server on Node 24 with the V8 settings the benchmark measures', () => {
+  it('the Dockerfile and the README run the compiled server on Node 24 with the V8 settings the benchmark measures', () => {
     const dockerfile = readFileSync(join(repo, 'Dockerfile'), 'utf8');
     expect(dockerfile).to.match(/^FROM node:24-/m);
     expect(dockerfile).to.contain('RUN npm run build');
     expect(/TOBIRA_NODE_ARGS="([^"]+)"/.exec(dockerfile)?.[1]).to.equal(productionNodeArgs);
     expect(dockerfile).to.contain('exec node $TOBIRA_NODE_ARGS dist/src/main.js');
+    expect(readFileSync(join(repo, 'README.md'), 'utf8')).to.contain(`node ${productionNodeArgs} dist/src/main.js`);
     const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
     expect(pkg.scripts.build).to.contain('tsconfig.build.json');
   });
