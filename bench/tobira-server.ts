@@ -104,17 +104,18 @@ export interface TobiraOptions {
 }
 
 /**
- * Compiles the checkout at `cwd` as `npm run build` does (`dist/src/main.js`, what the Dockerfile
- * runs) and answers the entry point to start. Running the compiled JavaScript spares each process
- * Node's TypeScript stripper, about 20 MB of memory (docs/performance.md). A checkout without a
- * build (an older commit given to --candidate) runs its TypeScript sources.
+ * Compiles the checkout at `cwd` as `npm run build` does (into `outDir`, by default its `dist/`:
+ * what the Dockerfile runs) and answers the path of the server to start. Running the compiled
+ * JavaScript spares each process Node's TypeScript stripper, about 20 MB of memory
+ * (docs/performance.md). A checkout without a build (an older commit given to --candidate) runs
+ * its TypeScript sources.
  */
-export function buildTobira(cwd = repoRoot): string {
-  if (!existsSync(join(cwd, 'tsconfig.build.json'))) return 'src/main.ts';
-  rmSync(join(cwd, 'dist'), { recursive: true, force: true });
-  const tsc = spawnSync(process.execPath, [join(cwd, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd, stdio: 'inherit' });
+export function buildTobira(cwd = repoRoot, outDir = join(cwd, 'dist')): string {
+  if (!existsSync(join(cwd, 'tsconfig.build.json'))) return join(cwd, 'src/main.ts');
+  rmSync(outDir, { recursive: true, force: true });
+  const tsc = spawnSync(process.execPath, [join(cwd, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd, stdio: 'inherit' });
   if (tsc.status !== 0) throw new Error(`the build (tsc -p tsconfig.build.json) failed in ${cwd}`);
-  return 'dist/src/main.js';
+  return join(outDir, 'src/main.js');
 }
 
 /**

@@ -217,7 +217,8 @@ function resumeContext(): object | undefined {
 
 /** Where a short-lived model's payload is in the store, and its "consumed" marker. */
 const storeKey = (model: string, id: string) => `oidc:${model}:${id}`;
-const consumedKey = (model: string, id: string) => `${storeKey(model, id)}:consumed`;
+const markerOf = (key: string) => `${key}:consumed`;
+const consumedKey = (model: string, id: string) => markerOf(storeKey(model, id));
 
 /** Short-lived models: JSON in the store with the model's TTL, indexed by grant for revocation. */
 function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId: string) => Promise<void>): Adapter {
@@ -342,7 +343,7 @@ export function createAdapterFactory(deps: {
   async function revokeGrant(grantId: string): Promise<void> {
     heldGrants()?.delete(grantId);
     const keys = await store.smembers(`oidc:grant:${grantId}`);
-    await store.del(...keys, ...keys.map((k) => `${k}:consumed`), `oidc:grant:${grantId}`);
+    await store.del(...keys, ...keys.map(markerOf), `oidc:grant:${grantId}`);
     await sql('DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = $2 AND id = $1)', [grantId, 'Grant']);
   }
   return (model: string) => {

@@ -1,5 +1,3 @@
-import Provider, { type AdapterPayload } from 'oidc-provider';
-
 /**
  * Writes held back within one request to the provider, so that they go out with the write that
  * follows them, in one statement and one commit:
@@ -22,7 +20,12 @@ import Provider, { type AdapterPayload } from 'oidc-provider';
  * client can use a code before its grant is stored.
  *
  * Only requests that {@link holdWrites} opted in hold; everywhere else a save is a write.
+ *
+ * @packageDocumentation
  */
+import Provider, { type AdapterPayload } from 'oidc-provider';
+
+/** A grant held back: what the Grant adapter's upsert was given. */
 export interface HeldGrant { id: string; payload: AdapterPayload; expiresIn?: number }
 
 /** A consumption held back: the model (RefreshToken or AuthorizationCode) and the token's id. */

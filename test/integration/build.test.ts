@@ -1,15 +1,14 @@
 import { expect } from 'chai';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { eventually } from '../helpers/eventually.ts';
 import { freePort } from '../helpers/tobira.ts';
+import { buildTobira } from '../../bench/tobira-server.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
-const run = promisify(execFile);
 
 // What the Dockerfile runs: `npm run build`, then `node dist/src/main.js`. The build goes to a
 // directory of its own (next to links to views/, static/, config/ and node_modules/, as in the
@@ -17,9 +16,10 @@ const run = promisify(execFile);
 describe('the compiled build (npm run build, dist/)', function () {
   this.timeout(120_000);
   const dir = mkdtempSync(join(tmpdir(), 'tobira-build-'));
+  let server: string;
 
-  before(async () => {
-    await run(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], { cwd: repo });
+  before(() => {
+    server = buildTobira(repo, join(dir, 'dist'));
     for (const name of ['views', 'static', 'config', 'node_modules']) symlinkSync(join(repo, name), join(dir, name));
   });
 
@@ -27,7 +27,7 @@ describe('the compiled build (npm run build, dist/)', function () {
     const port = await freePort();
     const url = `http://localhost:${port}`;
     const env = { PATH: process.env.PATH ?? '', PORT: String(port), ISSUER: url, DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'silent' };
-    const child = spawn(process.execPath, ['--no-experimental-strip-types', join(dir, 'dist/src/main.js')], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--no-experimental-strip-types', server], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (chunk) => { stderr += chunk; });
     const exited = once(child, 'exit');
