@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { PGlite, types, type PGliteOptions } from '@electric-sql/pglite';
+import type { PGlite, PGliteOptions } from '@electric-sql/pglite';
 
 type Done = () => void;
 
@@ -15,10 +15,14 @@ const serializeBoolean = (value: unknown): string => (value === true || value ==
  * PGlite is a single connection, so checkouts are serialized: a query runner holds the
  * connection from `connect` to its release, and transactions of concurrent requests can never
  * interleave.
+ *
+ * PGlite (its JavaScript and its WebAssembly) is loaded on the first connection, so a process
+ * that uses PostgreSQL (`DATABASE_URL`) never holds it in memory.
  */
 export function createPgliteDriver(options: PGliteOptions): { Pool: new () => unknown } {
   let db: Promise<PGlite> | undefined;
-  const open = () => (db ??= PGlite.create({ ...options, serializers: { [types.BOOL]: serializeBoolean, ...options.serializers } }));
+  const open = () => (db ??= import('@electric-sql/pglite').then(({ PGlite, types }) =>
+    PGlite.create({ ...options, serializers: { [types.BOOL]: serializeBoolean, ...options.serializers } })));
   const waiting: (() => void)[] = [];
   let busy = false;
 
