@@ -1,10 +1,8 @@
 /**
- * Per-request CPU of an HTTP server, for finding which request of a flow costs what. Preload it
- * into the servers of a benchmark run and signal them to start and to stop counting:
- *
- *   NODE_OPTIONS="--import=$PWD/bench/request-cpu.ts" npm run bench -- --scenarios signin --concurrency 1 --duration 60
- *   kill -USR2 <tobira pid> <baseline pid>   # start counting (during the run)
- *   kill -USR2 <tobira pid> <baseline pid>   # stop: each prints its table to its log (bench/results/logs-…/)
+ * Per-request CPU of an HTTP server, for finding which request of a flow costs what. Preloaded
+ * into the servers of a benchmark run (`NODE_OPTIONS=--import=…`), it starts counting at the
+ * first SIGUSR2 and prints its table at the second; docs/performance.md ("Keeping it so") has
+ * the commands.
  *
  * Each request is charged the process's CPU (`process.cpuUsage()`, every thread) from its arrival
  * to the end of its response. Run it at concurrency 1, where requests do not overlap; work done
