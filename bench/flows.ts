@@ -125,6 +125,9 @@ async function asRp<T>(step: string, call: () => Promise<T>): Promise<T> {
 /** The tokens a complete sign-in ends with. */
 export interface SignInResult { refreshToken: string; accessToken: string }
 
+/** What a browser's navigation accepts (Chromium's). */
+const pageAccept = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
 /** Authorization request with PKCE, up to the sign-in page of the interaction it lands on. */
 export async function authorize(env: FlowEnv, ua: UserAgent) {
   const verifier = oidc.randomPKCECodeVerifier();
@@ -138,14 +141,17 @@ export async function authorize(env: FlowEnv, ua: UserAgent) {
     state,
     nonce,
   });
-  const start = await ua.get(url.href);
-  expectStatus('authorize', start, 302, 303);
-  const interaction = start.location ?? '';
+  // As a browser navigates: Tobira answers with the sign-in page itself, at the interaction's
+  // address (Content-Location); the baseline redirects to its page.
+  const start = await ua.get(url.href, { headers: { accept: pageAccept } });
+  expectStatus('authorize', start, 200, 302, 303);
+  const interaction = (start.status === 200 ? start.headers.get('content-location') : start.location) ?? '';
   const uid = /\/interaction\/([A-Za-z0-9_-]+)$/.exec(new URL(interaction, env.target.issuer).pathname)?.[1];
-  expectThat('authorize', uid, `redirected to ${interaction}, not to an interaction`);
-  const page = await ua.get(interaction);
+  expectThat('authorize', uid, `${start.status === 200 ? 'answered with the page of' : 'redirected to'} ${interaction}, not an interaction`);
+  const page = start.status === 200 ? start : await ua.get(interaction, { headers: { accept: pageAccept } });
   expectStatus('signin-page', page, 200);
   expectThat('signin-page', page.headers.get('content-type')?.startsWith('text/html'), 'the sign-in page is not HTML');
+  expectThat('signin-page', page.text.includes(uid), 'the sign-in page does not name its interaction');
   return { uid, verifier, state, nonce };
 }
 

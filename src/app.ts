@@ -6,11 +6,12 @@ import { requestContext } from './http/request-context.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { localeMiddleware } from './http/locale.ts';
 import { staticFiles } from './http/static-files.ts';
-import { securityHeaders, sameOriginOnly, staticSecurityHeaders } from './http/security.ts';
+import { pageSecurityHeaderSetter, securityHeaders, sameOriginOnly, staticSecurityHeaders } from './http/security.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { interactionRoutes } from './oidc/interaction-routes.ts';
 import { flushHeldWrites, holdWrites, type HeldConsume, type HeldGrant } from './oidc/held-writes.ts';
 import { resumeInPlace } from './oidc/resume-in-place.ts';
+import { pageInPlace, signInPage } from './oidc/signin-page.ts';
 import { passwordAttemptLimits } from './signin/password-signin.ts';
 import { demoRoutes } from './demo/demo-routes.ts';
 import { accountRoutes } from './account/account-routes.ts';
@@ -72,12 +73,17 @@ export async function createApp(c: Container): Promise<Koa> {
     }
   };
 
+  const codeMinutes = Math.round(c.config.ttl.codeSeconds / 60);
+  const signIn = signInPage({ renderer: c.renderer, codeMinutes });
+  const pageHeaders = pageSecurityHeaderSetter();
+  const answerWithPage = pageInPlace({ page: signIn, headers: (ctx) => pageHeaders(ctx.res) });
+
   const routers = [
     interactionRoutes({
       finish: resumeInPlace({ resumeCookie: c.provider.cookieName('resume'), sign: (data) => c.cookieSigner.sign(data), runProvider }),
       provider: c.provider, store: c.store, accounts: c.accounts, passkeys: c.passkeys, emailCode: c.emailCode, password: c.passwordSignIn,
-      signup: c.signup, mailer: c.mailer, audit: c.audit, renderer: c.renderer, limits,
-      interactionTtlSeconds: c.config.ttl.interactionSeconds, codeMinutes: Math.round(c.config.ttl.codeSeconds / 60),
+      signup: c.signup, mailer: c.mailer, audit: c.audit, renderer: c.renderer, signInPage: signIn, limits,
+      interactionTtlSeconds: c.config.ttl.interactionSeconds, codeMinutes,
     }),
   ];
   routers.push(await adminRoutes(c));
@@ -89,7 +95,7 @@ export async function createApp(c: Container): Promise<Koa> {
     }),
     recoveryRoutes({
       recovery: c.recovery, renderer: c.renderer, mailer: c.mailer, limits,
-      codeMinutes: Math.round(c.config.ttl.codeSeconds / 60), flowSeconds: recoveryFlowSeconds,
+      codeMinutes, flowSeconds: recoveryFlowSeconds,
     }),
     helpRoutes({ renderer: c.renderer }),
   );
@@ -113,6 +119,8 @@ export async function createApp(c: Container): Promise<Koa> {
     if (isOwnPath(ctx.path)) return own(ctx as never, next);
     if (ctx.path === '/') { ctx.redirect(c.config.demo ? '/demo' : '/.well-known/openid-configuration'); return; }
     await runProvider(ctx);
+    // An authorization that needs the member to sign in answers with the sign-in page itself.
+    answerWithPage(ctx);
   });
   return app;
 }

@@ -6,6 +6,9 @@
   var W = window.SimpleWebAuthnBrowser;
   var config = JSON.parse(document.getElementById('page').dataset.config);
   var base = '/interaction/' + config.uid;
+  // Served as the authorization request's answer, the page shows the interaction's own address,
+  // so that a reload or the language links stay in this sign-in instead of starting another.
+  if (window.location.pathname !== base && window.history.replaceState) window.history.replaceState(null, '', base);
   var statusEl = document.getElementById('status');
   var errorEl = document.getElementById('error');
   // The password panel is not on the page when the application requires a passkey.

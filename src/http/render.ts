@@ -18,15 +18,17 @@ export function createViews(cache: boolean): Eta {
 
 /** Renders pages with the data every page needs (language, switch links, request id). */
 export interface Renderer {
-  page(ctx: Context, view: string, data: Record<string, unknown>, status?: number): void;
+  /** `url`: the page's own address, for its language links (by default the request's). */
+  page(ctx: Context, view: string, data: Record<string, unknown>, status?: number, url?: string): void;
   /**
    * A page whose only request-specific part is an interaction's `uid` (in its data and its URL):
    * rendered once for everything else (language, client, options) and kept as bytes, then
    * served with the uid filled in. `data` builds the page's data for a given uid. The view
    * must use nothing else of the request (no request id). A uid that is not plain base64url
-   * gets a page rendered the usual way.
+   * gets a page rendered the usual way. `url` is the page's own address (its language links),
+   * by default the request's.
    */
-  pageForUid(ctx: Context, view: string, uid: string, data: (uid: string) => Record<string, unknown>): void;
+  pageForUid(ctx: Context, view: string, uid: string, data: (uid: string) => Record<string, unknown>, url?: string): void;
   errorPage(ctx: Context, error: AppError): void;
   /** oidc-provider hooks: they get the provider's own context. */
   logout(ctx: KoaContextWithOIDC, form: string): void;
@@ -58,8 +60,8 @@ export function createRenderer(views: Eta): Renderer {
   // kept split around it as bytes.
   const standIn = `tobirauid${randomBytes(12).toString('hex')}`;
   const pages = new Map<string, Buffer[] | null>();
-  function partsFor(ctx: Context, view: string, uid: string, data: (uid: string) => Record<string, unknown>): Buffer[] | null {
-    const url = ctx.url.split(uid).join(standIn);
+  function partsFor(ctx: Context, view: string, uid: string, data: (uid: string) => Record<string, unknown>, pageUrl: string): Buffer[] | null {
+    const url = pageUrl.split(uid).join(standIn);
     const standInData = data(standIn);
     const key = JSON.stringify([view, ctx.state.locale, ctx.host, url, standInData]);
     let parts = pages.get(key);
@@ -75,16 +77,16 @@ export function createRenderer(views: Eta): Renderer {
   const localeOf = (ctx: KoaContextWithOIDC) => resolveLocale(ctx.req, fromUiLocales(ctx.oidc?.params?.ui_locales as string | undefined));
 
   return {
-    page(ctx, view, data, status = 200) {
+    page(ctx, view, data, status = 200, url = ctx.url) {
       ctx.status = status;
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = html(ctx, ctx.state.locale, view, data);
+      ctx.body = html(ctx, ctx.state.locale, view, data, url);
     },
-    pageForUid(ctx, view, uid, data) {
+    pageForUid(ctx, view, uid, data, url = ctx.url) {
       // In development, templates are read afresh on every render, and so are these pages.
-      const parts = views.config.cache && /^[A-Za-z0-9_-]{1,128}$/.test(uid) ? partsFor(ctx, view, uid, data) : null;
-      if (!parts) { this.page(ctx, view, data(uid)); return; }
+      const parts = views.config.cache && /^[A-Za-z0-9_-]{1,128}$/.test(uid) ? partsFor(ctx, view, uid, data, url) : null;
+      if (!parts) { this.page(ctx, view, data(uid), 200, url); return; }
       const value = Buffer.from(uid);
       const chunks: Buffer[] = [parts[0]];
       for (let i = 1; i < parts.length; i++) chunks.push(value, parts[i]);

@@ -9,6 +9,15 @@ import { AppError } from './errors.ts';
  * Helmet stays the source of the values (and of which headers it removes, `X-Powered-By`).
  */
 export function staticSecurityHeaders(options: HelmetOptions) {
+  const setOn = securityHeaderSetter(options);
+  return async (ctx: Context, next: Next) => {
+    setOn(ctx.res);
+    await next();
+  };
+}
+
+/** {@link staticSecurityHeaders} as a function that sets them on a response. */
+export function securityHeaderSetter(options: HelmetOptions): (res: ServerResponse) => void {
   const set: [string, string][] = [];
   const removed: string[] = [];
   const recorder = {
@@ -18,34 +27,36 @@ export function staticSecurityHeaders(options: HelmetOptions) {
   let failure: unknown;
   helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => { failure = error; });
   if (failure) throw failure;
-  return async (ctx: Context, next: Next) => {
-    const res = ctx.res;
+  return (res) => {
     for (const name of removed) res.removeHeader(name);
     for (const [name, value] of set) res.setHeader(name, value);
-    await next();
   };
 }
 
 /**
- * Security headers for Tobira's own pages: scripts and styles only from this origin, no
+ * Helmet's options for Tobira's own pages: scripts and styles only from this origin, no
  * framing. (form-action is left open: the consent form's redirect goes on to the RP.)
  */
-export function securityHeaders() {
-  return staticSecurityHeaders({
-    contentSecurityPolicy: {
-      useDefaults: true,
-      directives: {
-        'script-src': ["'self'"],
-        'style-src': ["'self'"],
-        // https: for client logos on the consent page (validated to be https URLs).
-        'img-src': ["'self'", 'data:', 'https:'],
-        'form-action': null,
-        'upgrade-insecure-requests': null,
-      },
+const pageSecurity: HelmetOptions = {
+  contentSecurityPolicy: {
+    useDefaults: true,
+    directives: {
+      'script-src': ["'self'"],
+      'style-src': ["'self'"],
+      // https: for client logos on the consent page (validated to be https URLs).
+      'img-src': ["'self'", 'data:', 'https:'],
+      'form-action': null,
+      'upgrade-insecure-requests': null,
     },
-    strictTransportSecurity: false,
-  });
-}
+  },
+  strictTransportSecurity: false,
+};
+
+/** Security headers for Tobira's own pages (middleware). */
+export const securityHeaders = () => staticSecurityHeaders(pageSecurity);
+
+/** The same headers, set on a response: for a page answered from oidc-provider's routes. */
+export const pageSecurityHeaderSetter = () => securityHeaderSetter(pageSecurity);
 
 /**
  * Refuses state-changing requests to our routes that a browser says come from another site

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AppError, assertThat } from '../http/errors.ts';
 import { consumeOrThrow } from '../http/rate-limit.ts';
 import type { Renderer } from '../http/render.ts';
+import type { SignInPage } from './signin-page.ts';
 import type { KeyValueStore } from '../store/store.ts';
 import { normalizeEmail, type AccountService } from '../accounts/account-service.ts';
 import { parseMemberNumber } from '../accounts/member-number.ts';
@@ -37,6 +38,8 @@ export interface InteractionDeps {
   mailer: Mailer;
   audit: AuditLog;
   renderer: Renderer;
+  /** The sign-in page (signin-page.ts), which the authorization request may also answer with. */
+  signInPage: SignInPage;
   limits: {
     codeSendPerIp: RateLimiterAbstract; codeSendPerTarget: RateLimiterAbstract; ceremonyPerIp: RateLimiterAbstract;
     passwordPerIp: RateLimiterAbstract; passwordPerIdentifier: RateLimiterAbstract;
@@ -145,15 +148,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       });
       return;
     }
-    const required = requiredAcr(details.params.acr_values);
-    // The same page for every interaction of this client, language and options: rendered once.
-    renderer.pageForUid(ctx, 'signin', details.uid, (uid) => ({
-      title: translator(ctx.state.locale)('signin.title'),
-      page: {
-        uid, client, phrRequired: required === 'phr', codeMinutes: deps.codeMinutes, loginHint: details.params.login_hint ?? '',
-        recoverUrl: `/recover?interaction=${encodeURIComponent(uid)}`, helpUrl: '/help/passkeys',
-      },
-    }));
+    deps.signInPage(ctx, details, client);
   });
 
   router.post('/passkey/options', async (ctx) => {
