@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { dropReadAhead, readAheadKey, requestReadAhead, takeReadAhead } from './read-ahead.ts';
@@ -313,27 +312,6 @@ export function clientMetadataReader(sql: Sql): (clientId: string) => Promise<Ad
   };
 }
 
-/** Cached client metadata, and its copy whose JSON is a fingerprint (see {@link withFingerprint}). */
-const fingerprinted = new WeakMap<AdapterPayload, AdapterPayload>();
-
-/**
- * oidc-provider's `Client.find` hashes the whole metadata the adapter gives it
- * (`JSON.stringify`, then SHA-256) on every call, to find the `Client` it built from the same
- * metadata. Cached metadata is the same object until the client changes, so it is handed over
- * as a copy whose JSON is a fingerprint of its content (non-enumerable `toJSON`; oidc-provider
- * reads the metadata itself by name), worked out once per object: the same key whenever the
- * content is the same, a new one when it changes, for a fraction of the work.
- */
-export function withFingerprint(metadata: AdapterPayload): AdapterPayload {
-  let copy = fingerprinted.get(metadata);
-  if (!copy) {
-    const fingerprint = createHash('sha256').update(JSON.stringify(metadata)).digest('base64url');
-    copy = Object.defineProperty({ ...metadata }, 'toJSON', { value: () => fingerprint });
-    fingerprinted.set(metadata, copy);
-  }
-  return copy;
-}
-
 /**
  * Read-only client registry over `oidc_clients`. With `cached` (PostgreSQL's change feed), reads
  * come from memory until the row changes; otherwise every use reads the table. Either way an
@@ -361,10 +339,7 @@ export function createAdapterFactory(deps: {
 }): (model: string) => Adapter {
   const { ds, store } = deps;
   const sql = plainSql(ds);
-  const cached = deps.clients;
-  const readClient = cached
-    ? async (id: string) => { const metadata = await cached.get(id); return metadata && withFingerprint(metadata); }
-    : clientMetadataReader(sql);
+  const readClient = deps.clients ? (id: string) => deps.clients!.get(id) : clientMetadataReader(sql);
   async function revokeGrant(grantId: string): Promise<void> {
     heldGrants()?.delete(grantId);
     const keys = await store.smembers(`oidc:grant:${grantId}`);
