@@ -145,10 +145,11 @@ export async function authorize(env: FlowEnv, ua: UserAgent) {
   // address (Content-Location); the baseline redirects to its page.
   const start = await ua.get(url.href, { headers: { accept: pageAccept } });
   expectStatus('authorize', start, 200, 302, 303);
-  const interaction = (start.status === 200 ? start.headers.get('content-location') : start.location) ?? '';
+  const inPlace = start.status === 200;
+  const interaction = (inPlace ? start.headers.get('content-location') : start.location) ?? '';
   const uid = /\/interaction\/([A-Za-z0-9_-]+)$/.exec(new URL(interaction, env.target.issuer).pathname)?.[1];
-  expectThat('authorize', uid, `${start.status === 200 ? 'answered with the page of' : 'redirected to'} ${interaction}, not an interaction`);
-  const page = start.status === 200 ? start : await ua.get(interaction, { headers: { accept: pageAccept } });
+  expectThat('authorize', uid, `${inPlace ? 'answered with the page of' : 'redirected to'} ${interaction}, not an interaction`);
+  const page = inPlace ? start : await ua.get(interaction, { headers: { accept: pageAccept } });
   expectStatus('signin-page', page, 200);
   expectThat('signin-page', page.headers.get('content-type')?.startsWith('text/html'), 'the sign-in page is not HTML');
   expectThat('signin-page', page.text.includes(uid), 'the sign-in page does not name its interaction');

@@ -75,8 +75,7 @@ export async function createApp(c: Container): Promise<Koa> {
 
   const codeMinutes = Math.round(c.config.ttl.codeSeconds / 60);
   const signIn = signInPage({ renderer: c.renderer, codeMinutes });
-  const pageHeaders = pageSecurityHeaderSetter();
-  const answerWithPage = pageInPlace({ page: signIn, headers: (ctx) => pageHeaders(ctx.res) });
+  const answerWithPage = pageInPlace({ page: signIn, headers: pageSecurityHeaderSetter() });
 
   const routers = [
     interactionRoutes({

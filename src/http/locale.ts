@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
-import { isLocale, type Locale } from '../i18n/i18n.ts';
+import { fromUiLocales, isLocale, type Locale } from '../i18n/i18n.ts';
 
 /** The cookie that remembers the member's language choice for a year. */
 export const localeCookie = 'tobira_lang';
@@ -28,6 +28,11 @@ export function resolveLocale(req: IncomingMessage, uiLocales?: Locale): Locale 
   const chosen = cookieOf(req, localeCookie);
   if (isLocale(chosen)) return chosen;
   return uiLocales ?? fromAcceptLanguage(req.headers['accept-language']) ?? 'en';
+}
+
+/** The language of a request of an authorization: {@link resolveLocale} with the RP's `ui_locales`. */
+export function authorizationLocale(req: IncomingMessage, params: { ui_locales?: unknown } | undefined): Locale {
+  return resolveLocale(req, fromUiLocales(params?.ui_locales as string | undefined));
 }
 
 /**

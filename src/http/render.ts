@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import type { Context } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { Eta } from 'eta';
-import { fromUiLocales, translator, type Locale } from '../i18n/i18n.ts';
-import { resolveLocale } from './locale.ts';
+import { translator, type Locale } from '../i18n/i18n.ts';
+import { authorizationLocale } from './locale.ts';
 import { appRoot } from '../config/app-root.ts';
 import type { AppError } from './errors.ts';
 
@@ -74,7 +74,7 @@ export function createRenderer(views: Eta): Renderer {
     }
     return parts;
   }
-  const localeOf = (ctx: KoaContextWithOIDC) => resolveLocale(ctx.req, fromUiLocales(ctx.oidc?.params?.ui_locales as string | undefined));
+  const localeOf = (ctx: KoaContextWithOIDC) => authorizationLocale(ctx.req, ctx.oidc?.params);
 
   return {
     page(ctx, view, data, status = 200, url = ctx.url) {

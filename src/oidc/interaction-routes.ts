@@ -18,8 +18,8 @@ import { passkeyRegisteredMail } from '../passkeys/registered-mail.ts';
 import type { Signup } from '../enrollment/signup.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { fromUiLocales, translator, type Locale } from '../i18n/i18n.ts';
-import { resolveLocale } from '../http/locale.ts';
+import { translator, type Locale } from '../i18n/i18n.ts';
+import { authorizationLocale } from '../http/locale.ts';
 import { requiredAcr, satisfies, signInMethods, type SignInMethod } from './acr.ts';
 import { clientPresentation, isFirstParty } from './provider.ts';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -90,7 +90,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     assertThat(details.uid === ctx.params.uid, 'interaction.not_found');
     // The RP's ui_locales applies to every answer of this interaction (pages, errors, mails).
-    ctx.state.locale = resolveLocale(ctx.req, fromUiLocales(details.params.ui_locales as string | undefined));
+    ctx.state.locale = authorizationLocale(ctx.req, details.params);
     if (prompt) assertThat(details.prompt.name === prompt, 'interaction.wrong_step');
     return details;
   }

@@ -1,8 +1,9 @@
+import type { ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import type { Interaction, KoaContextWithOIDC } from 'oidc-provider';
 import type { Renderer } from '../http/render.ts';
-import { resolveLocale } from '../http/locale.ts';
-import { fromUiLocales, translator } from '../i18n/i18n.ts';
+import { authorizationLocale } from '../http/locale.ts';
+import { translator } from '../i18n/i18n.ts';
 import { requiredAcr } from './acr.ts';
 
 /** What the sign-in page needs of an interaction (oidc-provider's `Interaction`). */
@@ -52,7 +53,7 @@ const acceptsPage = (ctx: Context) => /\btext\/html\b/i.test(ctx.get('accept'));
  * Returns true when it answered with the page. `headers` sets the security headers of
  * Tobira's own pages.
  */
-export function pageInPlace(deps: { page: SignInPage; headers: (ctx: Context) => void }) {
+export function pageInPlace(deps: { page: SignInPage; headers: (res: ServerResponse) => void }) {
   return (ctx: Context): boolean => {
     const { oidc } = ctx as unknown as Partial<KoaContextWithOIDC>;
     if (oidc?.route !== 'authorization' || ctx.status !== 303 || !acceptsPage(ctx)) return false;
@@ -64,8 +65,8 @@ export function pageInPlace(deps: { page: SignInPage; headers: (ctx: Context) =>
     // Where this page lives (RFC 9110, 8.7): clients that read the uid from the redirect find it here.
     ctx.set('Content-Location', url);
     // As the interaction's page would: the RP's ui_locales, unless the member chose a language.
-    ctx.state.locale = resolveLocale(ctx.req, fromUiLocales(interaction.params.ui_locales as string | undefined));
-    deps.headers(ctx);
+    ctx.state.locale = authorizationLocale(ctx.req, interaction.params);
+    deps.headers(ctx.res);
     deps.page(ctx, interaction, oidc.client?.clientName ?? String(interaction.params.client_id), url);
     return true;
   };

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { sharedTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
-import { createRp, device, exchange, followToCallback, passkeySignIn, type TestRp } from '../helpers/oidc-flow.ts';
-import { authorizationUrl, createMember, passkeyLogin, type TestMember } from '../helpers/oidc-extra.ts';
+import { createRp, device, followToCallback, passkeySignIn, type Authorization, type TestRp } from '../helpers/oidc-flow.ts';
+import { authorizationUrl, createMember, exchangeAt, passkeyLogin, type PreparedAuthorization, type TestMember } from '../helpers/oidc-extra.ts';
 import type { UaResponse, UserAgent } from '../helpers/user-agent.ts';
 import { en } from '../../src/i18n/en.ts';
 import { ja } from '../../src/i18n/ja.ts';
@@ -31,6 +31,10 @@ describe(`the sign-in page as the authorization request's answer (${backendLabel
     return { prepared, res };
   }
 
+  /** The authorization a page answer started, as the sign-in helpers take it. */
+  const authorizationOf = (prepared: PreparedAuthorization, uid: string, page: UaResponse): Authorization =>
+    ({ ...prepared, uid, interactionUrl: `${t.url}/interaction/${uid}`, page: page.text });
+
   /** The interaction a page answer names (Content-Location), checked to be the page's own. */
   function pageUid(res: UaResponse): string {
     expect(res.status, res.text.slice(0, 300)).to.equal(200);
@@ -57,9 +61,9 @@ describe(`the sign-in page as the authorization request's answer (${backendLabel
     expect(cookies.get('_interaction')).to.match(new RegExp(`path=/interaction/${uid};`, 'i'));
     expect(cookies.get('_interaction_resume')).to.match(new RegExp(`path=/auth/${uid};`, 'i'));
 
-    const verified = await passkeySignIn(ua, t, { uid, interactionUrl: `${t.url}/interaction/${uid}`, page: res.text, ...prepared }, member.authenticator);
+    const verified = await passkeySignIn(ua, t, authorizationOf(prepared, uid, res), member.authenticator);
     expect(verified.status, verified.text).to.equal(200);
-    const tokens = await exchange(rp, { ...prepared, uid, interactionUrl: '', page: '' }, await followToCallback(ua, rp, verified.json.redirectTo));
+    const tokens = await exchangeAt(rp, prepared, await followToCallback(ua, rp, verified.json.redirectTo));
     expect(tokens.claims()!.acr).to.equal('phr');
     expect(tokens.claims()!.nonce).to.equal(prepared.nonce);
   });
@@ -92,8 +96,7 @@ describe(`the sign-in page as the authorization request's answer (${backendLabel
   it('keeps the redirect when the member is already signed in (no sign-in page to show)', async () => {
     const ua = device(t);
     const first = await navigate(ua);
-    const uid = pageUid(first.res);
-    await passkeyLogin(ua, t, rp, { uid, interactionUrl: '', page: '', ...first.prepared }, member);
+    await passkeyLogin(ua, t, rp, authorizationOf(first.prepared, pageUid(first.res), first.res), member);
     const again = await navigate(ua);
     expect(again.res.status).to.be.within(300, 399);
     expect(again.res.location).to.satisfy((l: string) => l.startsWith(rp.redirectUri));
