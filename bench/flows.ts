@@ -2,8 +2,8 @@
  * The benchmark's flows, each checked end to end as a relying party and a browser would need
  * it. Any deviation throws a {@link FlowError}; the load generator counts and reports it.
  *
- * - `signin`: authorization request with PKCE, sign-in page, passkey options, signed
- *   assertion, verify, redirect back with the code, token exchange, ID token validation
+ * - `signin`: authorization request with PKCE, sign-in page, passkey options (the ones the
+ *   page carries, as the page's script uses them, or asked for), signed assertion, verify, redirect back with the code, token exchange, ID token validation
  *   (signature included), userinfo.
  * - `refresh`: a refresh-token grant (rotating: each answer carries the next token).
  * - `client_credentials`: a client-credentials grant.
@@ -153,16 +153,40 @@ export async function authorize(env: FlowEnv, ua: UserAgent) {
   expectStatus('signin-page', page, 200);
   expectThat('signin-page', page.headers.get('content-type')?.startsWith('text/html'), 'the sign-in page is not HTML');
   expectThat('signin-page', page.text.includes(uid), 'the sign-in page does not name its interaction');
-  return { uid, verifier, state, nonce };
+  return { uid, verifier, state, nonce, pageOptions: passkeyOptionsOf(page.text) };
 }
 
-/** Passkey options, the authenticator's signed assertion, verify: returns where to go next. */
-async function passkeyAssertion(env: FlowEnv, ua: UserAgent, uid: string, member: Member): Promise<string> {
-  const base = `${env.target.issuer}/interaction/${uid}/passkey`;
+/** The characters Eta escapes in an attribute, back. */
+const htmlEntities: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
+
+/**
+ * The passkey options a Tobira sign-in page carries for its first ceremony (the page's
+ * `data-config`, as its script reads it), or undefined (the baseline's page, or none offered).
+ */
+function passkeyOptionsOf(html: string): Record<string, unknown> | undefined {
+  const attribute = /<div id="page" data-config="([^"]*)"/.exec(html)?.[1];
+  if (!attribute) return undefined;
+  const config = JSON.parse(attribute.replace(/&(amp|lt|gt|quot|#39);/g, (entity) => htmlEntities[entity]!));
+  return config.passkeyOptions ?? undefined;
+}
+
+/** The passkey options of a sign-in: the page's (a discoverable sign-in), or asked for. */
+async function passkeyOptions(env: FlowEnv, ua: UserAgent, base: string, member: Member, pageOptions?: Record<string, unknown>) {
+  if (pageOptions && !env.identifierFirst) {
+    expectThat('signin-page', typeof pageOptions.challenge === 'string', 'no challenge in the options the page carries');
+    return pageOptions;
+  }
   const options = await ua.post(`${base}/options`, env.identifierFirst ? { identifier: member.memberNumber } : {});
   expectStatus('passkey-options', options, 200);
   expectThat('passkey-options', typeof options.json?.challenge === 'string', 'no challenge in the options');
-  const assertion = member.authenticator.authenticate(options.json, new URL(env.target.issuer).origin, undefined, {
+  return options.json;
+}
+
+/** Passkey options, the authenticator's signed assertion, verify: returns where to go next. */
+async function passkeyAssertion(env: FlowEnv, ua: UserAgent, auth: { uid: string; pageOptions?: Record<string, unknown> }, member: Member): Promise<string> {
+  const base = `${env.target.issuer}/interaction/${auth.uid}/passkey`;
+  const options = await passkeyOptions(env, ua, base, member, auth.pageOptions);
+  const assertion = member.authenticator.authenticate(options as never, new URL(env.target.issuer).origin, undefined, {
     badSignature: env.fault === 'bad-assertion',
   });
   const verified = await ua.post(`${base}/verify`, assertion);
@@ -195,7 +219,7 @@ function checkSignInClaims(claims: oidc.IDToken | undefined, member: Member): vo
 export async function signIn(env: FlowEnv, member: Member): Promise<SignInResult> {
   const ua = browser(env);
   const auth = await authorize(env, ua);
-  const redirectTo = await passkeyAssertion(env, ua, auth.uid, member);
+  const redirectTo = await passkeyAssertion(env, ua, auth, member);
   const callback = await backToRp(env, ua, redirectTo);
   const tokens = await asRp('token', () => oidc.authorizationCodeGrant(env.rp, callback, {
     pkceCodeVerifier: auth.verifier, expectedState: auth.state, expectedNonce: auth.nonce, idTokenExpected: true,

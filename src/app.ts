@@ -74,7 +74,7 @@ export async function createApp(c: Container): Promise<Koa> {
   };
 
   const codeMinutes = Math.round(c.config.ttl.codeSeconds / 60);
-  const signIn = signInPage({ renderer: c.renderer, codeMinutes });
+  const signIn = signInPage({ renderer: c.renderer, codeMinutes, passkeys: c.passkeys, ceremonyLimit: limits.ceremonyPerIp });
   const answerWithPage = pageInPlace({ page: signIn, headers: pageSecurityHeaderSetter() });
 
   const routers = [
@@ -119,7 +119,7 @@ export async function createApp(c: Container): Promise<Koa> {
     if (ctx.path === '/') { ctx.redirect(c.config.demo ? '/demo' : '/.well-known/openid-configuration'); return; }
     await runProvider(ctx);
     // An authorization that needs the member to sign in answers with the sign-in page itself.
-    answerWithPage(ctx);
+    await answerWithPage(ctx);
   });
   return app;
 }

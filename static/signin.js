@@ -55,6 +55,21 @@
     return window.TobiraApi.call(base + path, body, { unavailable: s('errors.service.unavailable'), failed: s('errors.internal') });
   }
 
+  // The page comes with a discoverable sign-in's options (a challenge of this interaction), for
+  // its first ceremony: autofill or the button starts without asking for options. They are good
+  // until a verification has used their challenge, or until they are about to time out; after
+  // that (and for an identifier) every ceremony asks for its own.
+  var pageOptions = config.passkeyOptions;
+  var pageOptionsUntil = pageOptions ? Date.now() + (pageOptions.timeout || 60000) - 30000 : 0;
+  function passkeyOptions(identifier) {
+    if (!identifier && pageOptions && Date.now() < pageOptionsUntil) return Promise.resolve(pageOptions);
+    return api('/passkey/options', identifier ? { identifier: identifier } : {});
+  }
+  function verifyPasskey(options, response) {
+    if (options === pageOptions) pageOptions = null;
+    return api('/passkey/verify', response);
+  }
+
   function isCancel(err) {
     return err && (err.name === 'NotAllowedError' || err.name === 'AbortError' || err.code === 'ERROR_CEREMONY_ABORTED');
   }
@@ -83,16 +98,17 @@
 
   // One passkey sign-in: identifier-first (identifier given), button (none), or autofill.
   function signInWithPasskey(identifier, autofill) {
-    var rpId;
+    var rpId, used;
     if (!autofill) { setBusy(true); showError(''); clearInvalid(); status(s('signin.status_waiting')); }
-    return api('/passkey/options', identifier ? { identifier: identifier } : {})
+    return passkeyOptions(identifier)
       .then(function (options) {
         rpId = options.rpId;
+        used = options;
         return W.startAuthentication({ optionsJSON: options, useBrowserAutofill: !!autofill });
       })
       .then(function (response) {
         if (autofill) { setBusy(true); status(s('signin.status_waiting')); }
-        return api('/passkey/verify', response);
+        return verifyPasskey(used, response);
       })
       .then(function (result) { done(result, s('signin.status_success')); })
       .catch(function (err) {

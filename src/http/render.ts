@@ -21,14 +21,14 @@ export interface Renderer {
   /** `url`: the page's own address, for its language links (by default the request's). */
   page(ctx: Context, view: string, data: Record<string, unknown>, status?: number, url?: string): void;
   /**
-   * A page whose only request-specific part is an interaction's `uid` (in its data and its URL):
-   * rendered once for everything else (language, client, options) and kept as bytes, then
-   * served with the uid filled in. `data` builds the page's data for a given uid. The view
-   * must use nothing else of the request (no request id). A uid that is not plain base64url
-   * gets a page rendered the usual way. `url` is the page's own address (its language links),
-   * by default the request's.
+   * A page whose only request-specific parts are a few short `values` (an interaction's uid, in
+   * its data and its URL; a WebAuthn challenge): rendered once for everything else (language,
+   * client, options) and kept as bytes, then served with the values filled in. `data` builds
+   * the page's data for given values. The view must use nothing else of the request (no request
+   * id). Values that are not plain base64url get a page rendered the usual way. `url` is the
+   * page's own address (its language links), by default the request's.
    */
-  pageForUid(ctx: Context, view: string, uid: string, data: (uid: string) => Record<string, unknown>, url?: string): void;
+  pageWithValues<K extends string>(ctx: Context, view: string, values: Record<K, string>, data: (values: Record<K, string>) => Record<string, unknown>, url?: string): void;
   errorPage(ctx: Context, error: AppError): void;
   /** oidc-provider hooks: they get the provider's own context. */
   logout(ctx: KoaContextWithOIDC, form: string): void;
@@ -44,7 +44,7 @@ function langLinks(url: string, host: string) {
   });
 }
 
-/** How many uid-independent pages {@link Renderer.pageForUid} keeps (it starts over when full). */
+/** How many value-independent pages {@link Renderer.pageWithValues} keeps (it starts over when full). */
 const pagesKept = 500;
 
 /** Builds the renderer. */
@@ -56,19 +56,25 @@ export function createRenderer(views: Eta): Renderer {
     });
   }
 
-  // Pages rendered with a stand-in for the uid (letters and digits: no escaping changes it),
-  // kept split around it as bytes.
-  const standIn = `tobirauid${randomBytes(12).toString('hex')}`;
-  const pages = new Map<string, Buffer[] | null>();
-  function partsFor(ctx: Context, view: string, uid: string, data: (uid: string) => Record<string, unknown>, pageUrl: string): Buffer[] | null {
-    const url = pageUrl.split(uid).join(standIn);
-    const standInData = data(standIn);
+  // Pages rendered with a stand-in for each value (letters and digits: no escaping changes
+  // them), kept split around them: bytes, and between them the name of the value that goes there.
+  const standInTag = randomBytes(12).toString('hex');
+  const standInOf = (name: string) => `tobira${name.replace(/[^A-Za-z0-9]/g, '')}${standInTag}`;
+  const pages = new Map<string, (Buffer | string)[] | null>();
+  function partsFor(ctx: Context, view: string, values: Record<string, string>, data: (values: Record<string, string>) => Record<string, unknown>, pageUrl: string): (Buffer | string)[] | null {
+    const names = Object.keys(values);
+    const standIns = Object.fromEntries(names.map((name) => [name, standInOf(name)]));
+    let url = pageUrl;
+    for (const name of names) url = url.split(values[name]!).join(standIns[name]);
+    const standInData = data(standIns);
     const key = JSON.stringify([view, ctx.state.locale, ctx.host, url, standInData]);
     let parts = pages.get(key);
     if (parts === undefined) {
-      const split = html(ctx, ctx.state.locale, view, standInData, url).split(standIn);
-      // A view that changed the uid (or never showed it) is rendered per request instead.
-      parts = split.length > 1 ? split.map((s) => Buffer.from(s)) : null;
+      const nameOf = new Map(names.map((name) => [standIns[name]!, name]));
+      // Split with the stand-ins captured: text, a stand-in, text, … (odd places are stand-ins).
+      const split = html(ctx, ctx.state.locale, view, standInData, url).split(new RegExp(`(${[...nameOf.keys()].join('|')})`));
+      // A view that changed a value (or never showed one) is rendered per request instead.
+      parts = split.length > 1 ? split.map((s, i) => (i % 2 ? nameOf.get(s)! : Buffer.from(s))) : null;
       if (pages.size >= pagesKept) pages.clear();
       pages.set(key, parts);
     }
@@ -83,17 +89,16 @@ export function createRenderer(views: Eta): Renderer {
       ctx.set('Cache-Control', 'no-store');
       ctx.body = html(ctx, ctx.state.locale, view, data, url);
     },
-    pageForUid(ctx, view, uid, data, url = ctx.url) {
+    pageWithValues(ctx, view, values, data, url = ctx.url) {
+      const plain = Object.values<string>(values).every((value) => /^[A-Za-z0-9_-]{1,128}$/.test(value));
       // In development, templates are read afresh on every render, and so are these pages.
-      const parts = views.config.cache && /^[A-Za-z0-9_-]{1,128}$/.test(uid) ? partsFor(ctx, view, uid, data, url) : null;
-      if (!parts) { this.page(ctx, view, data(uid), 200, url); return; }
-      const value = Buffer.from(uid);
-      const chunks: Buffer[] = [parts[0]];
-      for (let i = 1; i < parts.length; i++) chunks.push(value, parts[i]);
+      const parts = views.config.cache && plain ? partsFor(ctx, view, values, data as never, url) : null;
+      if (!parts) { this.page(ctx, view, data(values), 200, url); return; }
+      const filled = parts.map((part) => (typeof part === 'string' ? Buffer.from((values as Record<string, string>)[part]!) : part));
       ctx.status = 200;
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = Buffer.concat(chunks);
+      ctx.body = Buffer.concat(filled);
     },
     errorPage(ctx, error) {
       const t = translator(ctx.state.locale);

@@ -148,7 +148,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       });
       return;
     }
-    deps.signInPage(ctx, details, client);
+    await deps.signInPage(ctx, details, client);
   });
 
   router.post('/passkey/options', async (ctx) => {

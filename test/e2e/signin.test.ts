@@ -57,6 +57,14 @@ describe(`hosted pages in Chromium (${backendLabel()})`, function () {
   }
 
   /** Demo → Sign in → Tobira's sign-in page. */
+  /** Counts the page's requests for passkey options from now on (the page carries its first ones). */
+  function countOptionsRequests(page: Page): { stop(): number } {
+    let count = 0;
+    const onRequest = (request: { url(): string }) => { if (request.url().endsWith('/passkey/options')) count++; };
+    page.on('request', onRequest);
+    return { stop() { page.off('request', onRequest); return count; } };
+  }
+
   async function openSignIn(page: Page): Promise<void> {
     await page.goto('/demo');
     await Promise.all([page.waitForURL(/\/interaction\/[\w-]+/), page.click('#demo-signin')]);
@@ -173,10 +181,12 @@ describe(`hosted pages in Chromium (${backendLabel()})`, function () {
       it('signs in again with passkey autofill, which answers as the sign-in page loads', async () => {
         const { page } = device;
         device.skipCeremonies();
+        const optionsRequests = countOptionsRequests(page);
         await openSignIn(page);
         const { claims, userinfo } = await backAtDemo(page);
         const autofill = await device.nextCeremony({ type: 'get', mediation: 'conditional' });
         expect(autofill).to.include({ ok: true, credentialId });
+        expect(optionsRequests.stop(), 'autofill started with the options the page carries').to.equal(0);
         expect(autofill.url).to.match(/\/interaction\//);
         expect(device.ceremonies.filter((c) => c.mediation === 'optional' && c.type === 'get')).to.have.length(0);
         expect(claims).to.include({ acr: 'phr' });
@@ -208,8 +218,11 @@ describe(`hosted pages in Chromium (${backendLabel()})`, function () {
         }
         await page.locator('#passkey-button').focus();
         expect(await focusIsVisible(page), 'the focused button shows a focus ring').to.equal(true);
+        const optionsRequests = countOptionsRequests(page);
         await page.click('#passkey-button');
         const { claims, userinfo } = await backAtDemo(page);
+        // The held autofill request never answered the page's challenge: the button used it.
+        expect(optionsRequests.stop(), 'the button used the options the page carries').to.equal(0);
         expect(await device.nextCeremony({ type: 'get', mediation: 'optional' })).to.include({ ok: true, credentialId });
         const held = await device.nextCeremony({ type: 'get', mediation: 'conditional' });
         expect(held.error, 'the button replaced the held autofill request').to.match(/^AbortError/);

@@ -1,15 +1,9 @@
 import { expect } from 'chai';
 import { sharedTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
-import { authorize, createRp, device, passkeySignIn } from '../helpers/oidc-flow.ts';
+import { authorize, createRp, device, pageConfig, passkeySignIn } from '../helpers/oidc-flow.ts';
 import { createSoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { accountApi, completeStepUp, createMember, signInToAccount, type TestMember } from '../helpers/account-session.ts';
 import type { UserAgent } from '../helpers/user-agent.ts';
-
-/** The data-config of a settings page (what its script works from). */
-function pageConfig(html: string): Record<string, any> {
-  const raw = /data-config="([^"]*)"/.exec(html)![1];
-  return JSON.parse(raw.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
-}
 
 /** The AAGUID Apple's passkeys report ("Apple Passwords" in the maintained list). */
 const appleAaguid = 'fbfc3007-154e-4ecc-8c0b-6e020557d7bd';

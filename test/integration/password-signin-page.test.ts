@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { sharedTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
 import { createSoftAuthenticator } from '../helpers/soft-authenticator.ts';
-import { api, authorize, createRp, device, passkeySignIn, signUp, type TestRp } from '../helpers/oidc-flow.ts';
+import { api, authorize, createRp, device, pageConfig, passkeySignIn, signUp, type Authorization, type TestRp } from '../helpers/oidc-flow.ts';
 import { translator } from '../../src/i18n/i18n.ts';
 
 /** The text of the element with `id` in a page (tags stripped). */
@@ -51,13 +51,17 @@ describe(`sign-in page: password, recovery and help links, removed passkeys (${b
     for (const locale of ['en', 'en', 'ja'] as const) pages.push(await authorize(device(t), rp, { ui_locales: locale }));
     const [a, b, ja] = pages;
     for (const auth of pages) {
-      const config = JSON.parse(/data-config="([^"]*)"/.exec(auth.page)![1].replace(/&quot;/g, '"').replace(/&amp;/g, '&').replace(/&#39;/g, "'"));
+      const config = pageConfig(auth.page);
       expect(config.uid).to.equal(auth.uid);
       expect(hrefOf(auth.page, 'lost-passkey')).to.equal(`/recover?interaction=${auth.uid}`);
       expect(auth.page).to.contain(`href="/interaction/${auth.uid}?lang=ja"`).and.contain(`href="/interaction/${auth.uid}?lang=en"`);
       for (const other of pages) if (other !== auth) expect(auth.page).not.to.contain(other.uid);
     }
-    expect(b.page.split(b.uid).join('UID'), 'the same page but for the uid').to.equal(a.page.split(a.uid).join('UID'));
+    // Each page carries passkey options with a challenge of its own (signin-page-in-place.test.ts).
+    const challenges = pages.map((auth) => pageConfig(auth.page).passkeyOptions.challenge as string);
+    expect(new Set(challenges).size).to.equal(3);
+    const standIn = (auth: Authorization, i: number) => auth.page.split(auth.uid).join('UID').split(challenges[i]!).join('CHALLENGE');
+    expect(standIn(b, 1), 'the same page but for the uid and the challenge').to.equal(standIn(a, 0));
     expect(textOf(ja.page, 'signin-heading')).to.equal(translator('ja')('signin.heading', { client: rp.client.client_name }));
     expect(textOf(a.page, 'signin-heading')).to.equal(translator('en')('signin.heading', { client: rp.client.client_name }));
   });
