@@ -9,9 +9,9 @@ import { staticFiles } from './http/static-files.ts';
 import { pageSecurityHeaderSetter, securityHeaders, sameOriginOnly, staticSecurityHeaders } from './http/security.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { interactionRoutes } from './oidc/interaction-routes.ts';
-import { flushHeldWrites, holdWrites, type HeldConsume, type HeldGrant, type WithInteraction } from './oidc/held-writes.ts';
+import { flushHeldWrites, holdWrites, type HeldConsume, type HeldGrant } from './oidc/held-writes.ts';
 import { resumeInPlace } from './oidc/resume-in-place.ts';
-import { pageInPlace, signInOptions, signInPage } from './oidc/signin-page.ts';
+import { pageInPlace, signInPage } from './oidc/signin-page.ts';
 import { passwordAttemptLimits } from './signin/password-signin.ts';
 import { demoRoutes } from './demo/demo-routes.ts';
 import { accountRoutes } from './account/account-routes.ts';
@@ -64,8 +64,8 @@ export async function createApp(c: Container): Promise<Koa> {
    * follows them (held-writes.ts: a grant with its session, a consumption with the next token);
    * the rest when the provider is done.
    */
-  const runProvider = async (ctx: Context, withInteraction?: WithInteraction) => {
-    holdWrites(ctx, withInteraction);
+  const runProvider = async (ctx: Context) => {
+    holdWrites(ctx);
     try {
       await providerHeaders(ctx, () => providerMiddleware(ctx as never, async () => {}));
     } finally {
@@ -74,9 +74,8 @@ export async function createApp(c: Container): Promise<Koa> {
   };
 
   const codeMinutes = Math.round(c.config.ttl.codeSeconds / 60);
-  const pageOptions = signInOptions({ passkeys: c.passkeys, ceremonyLimit: limits.ceremonyPerIp });
-  const signIn = signInPage({ renderer: c.renderer, codeMinutes, options: pageOptions });
-  const inPlace = pageInPlace({ page: signIn, options: pageOptions, headers: pageSecurityHeaderSetter() });
+  const signIn = signInPage({ renderer: c.renderer, codeMinutes, passkeys: c.passkeys, ceremonyLimit: limits.ceremonyPerIp });
+  const answerWithPage = pageInPlace({ page: signIn, headers: pageSecurityHeaderSetter() });
 
   const routers = [
     interactionRoutes({
@@ -118,9 +117,9 @@ export async function createApp(c: Container): Promise<Koa> {
   app.use(async (ctx: Context, next: Next) => {
     if (isOwnPath(ctx.path)) return own(ctx as never, next);
     if (ctx.path === '/') { ctx.redirect(c.config.demo ? '/demo' : '/.well-known/openid-configuration'); return; }
-    await runProvider(ctx, inPlace.withInteraction(ctx));
+    await runProvider(ctx);
     // An authorization that needs the member to sign in answers with the sign-in page itself.
-    await inPlace.answer(ctx);
+    await answerWithPage(ctx);
   });
   return app;
 }

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { dropReadAhead, readAheadKey, requestReadAhead, takeReadAhead } from './read-ahead.ts';
-import { dropPutBack, heldGrants, holdConsume, holdDelete, holdPutBack, takeHeldConsume, takeHeldDeletes, takeWithInteraction } from './held-writes.ts';
+import { dropPutBack, heldGrants, holdConsume, holdDelete, holdPutBack, takeHeldConsume, takeHeldDeletes } from './held-writes.ts';
 import { offeredInteractionWritten, takeOfferedInteraction } from './resume-in-place.ts';
 import { plainSql, type Sql } from '../db/sql.ts';
 import type { KeyValueStore } from '../store/store.ts';
@@ -251,8 +251,6 @@ function storeAdapter(store: KeyValueStore, model: string, revokeGrant: (grantId
       const write = payload.grantId && model !== 'Interaction'
         ? store.setIndexed(key(id), JSON.stringify(payload), ttl, `oidc:grant:${payload.grantId}`)
         : store.set(key(id), JSON.stringify(payload), ttl);
-      // An authorization request's writes that go with its interaction, in this tick (one round trip).
-      if (model === 'Interaction' && !resuming) takeWithInteraction()?.(id, payload);
       // What this request held back goes out with this write, in one round trip: the code's
       // consumption (at the token endpoint, this is its access token), and an interaction's
       // deletion by a resume in place (this is its code).

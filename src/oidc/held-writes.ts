@@ -11,9 +11,6 @@
  *   oidc-provider consumes the code, then issues the access token with nothing in between but
  *   building it: the consumption and the token's write go to Redis in one round trip.
  * - **A resume in place deletes its interaction with the code's write** (resume-in-place.ts).
- * - **A browser's authorization request sends its sign-in page's passkey options with the
- *   interaction**: the challenge's write and the ceremony count go out in the tick of the
- *   interaction's save, so one round trip carries all three (signin-page.ts).
  * - **An interaction a resume took (`GETDEL`) is put back** unless the request deletes or saves
  *   it: oidc-provider's resume does neither when it asks a member signed in as someone else to
  *   confirm signing out, and comes back to the same resume afterwards.
@@ -34,9 +31,6 @@ export interface HeldGrant { id: string; payload: AdapterPayload; expiresIn?: nu
 /** A consumption held back: the model (RefreshToken or AuthorizationCode) and the token's id. */
 export interface HeldConsume { model: string; id: string }
 
-/** Writes that go out with a request's interaction save, given the interaction's id and payload. */
-export type WithInteraction = (id: string, payload: AdapterPayload) => void;
-
 /** A store value a request took (read and deleted), to put back unless the request deletes or saves it. */
 export interface HeldPutBack { key: string; value: string; expiresAt: number }
 
@@ -47,8 +41,6 @@ interface Held {
   /** Store keys whose deletion waits for the store's next write. */
   deletes?: string[];
   putBack?: HeldPutBack;
-  /** Called once, in the tick of the request's first interaction save (not a resume's). */
-  withInteraction?: WithInteraction;
 }
 
 const heldByRequest = new WeakMap<object, Held>();
@@ -59,20 +51,9 @@ function current(): Held | undefined {
   return ctx ? heldByRequest.get(ctx) : undefined;
 }
 
-/**
- * Lets writes in this request (`ctx`, the provider's request context) wait for the write that
- * follows them; `withInteraction`, when given, is sent with the request's interaction save.
- */
-export function holdWrites(ctx: object, withInteraction?: WithInteraction): void {
-  heldByRequest.set(ctx, { grants: new Map(), withInteraction });
-}
-
-/** Takes what the current request sends with its interaction save, if anything (the caller calls it in the save's tick). */
-export function takeWithInteraction(): WithInteraction | undefined {
-  const held = current();
-  const writes = held?.withInteraction;
-  if (held) held.withInteraction = undefined;
-  return writes;
+/** Lets writes in this request (`ctx`, the provider's request context) wait for the write that follows them. */
+export function holdWrites(ctx: object): void {
+  heldByRequest.set(ctx, { grants: new Map() });
 }
 
 /** The current provider request's held-back grants, or undefined when it does not hold. */

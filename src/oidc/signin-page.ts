@@ -6,9 +6,7 @@ import type { Renderer } from '../http/render.ts';
 import { authorizationLocale } from '../http/locale.ts';
 import { AppError } from '../http/errors.ts';
 import { consumeOrThrow } from '../http/rate-limit.ts';
-import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { PasskeyService } from '../passkeys/passkey-service.ts';
-import type { WithInteraction } from './held-writes.ts';
 import { translator } from '../i18n/i18n.ts';
 import { requiredAcr } from './acr.ts';
 
@@ -19,45 +17,41 @@ type SignInInteraction = Pick<Interaction, 'uid' | 'params'>;
  * Renders the sign-in page of an interaction in the login prompt. `client` is the name the page
  * shows; `url` is the page's own address, which its language links keep (the interaction's page).
  */
-export type SignInPage = (ctx: Context, interaction: SignInInteraction, client: string, url?: string, options?: StartingOptions) => Promise<void>;
-
-/** A sign-in page's passkey options, being issued: undefined when the ceremony limit is reached. */
-export type StartingOptions = Promise<PublicKeyCredentialRequestOptionsJSON | undefined>;
+export type SignInPage = (ctx: Context, interaction: SignInInteraction, client: string, url?: string) => Promise<void>;
 
 /**
- * Issues a sign-in page's passkey options: a discoverable sign-in's (no identifier), for the
- * page's first ceremony, autofill or the button, so that it starts without asking for options
- * first. They are issued as `POST …/passkey/options` issues them: a challenge of this
- * interaction, single use, counted as a ceremony of this address. Past the limit the page comes
- * without them, and its script asks for options as it would after the first ceremony (and gets
- * the limit's message). Both writes (the count and the challenge) are sent in the caller's tick,
- * so they share a round trip with whatever else it sends (the interaction's save, at an
- * authorization request).
+ * The page's passkey options: a discoverable sign-in's (no identifier), for the page's first
+ * ceremony, autofill or the button, so that it starts without asking for options first. They
+ * are issued as `POST …/passkey/options` issues them: a challenge of this interaction, single
+ * use, counted as a ceremony of this address. Past the limit the page comes without them, and
+ * its script asks for options as it would after the first ceremony (and gets the limit's
+ * message). The challenge is stored in the same round trip that counts it.
  */
-export function signInOptions(deps: {
-  passkeys: Pick<PasskeyService, 'discoverableOptions'>;
+async function startingOptions(deps: PageDeps, ctx: Context, uid: string) {
+  const [counted, options] = await Promise.allSettled([consumeOrThrow(deps.ceremonyLimit, ctx.ip), deps.passkeys.authenticationOptions(uid)]);
+  if (counted.status === 'rejected') {
+    if (counted.reason instanceof AppError && counted.reason.code === 'rate_limited') return undefined;
+    throw counted.reason;
+  }
+  if (options.status === 'rejected') throw options.reason;
+  return options.value;
+}
+
+/** What the sign-in page uses. */
+interface PageDeps {
+  renderer: Renderer;
+  codeMinutes: number;
+  passkeys: Pick<PasskeyService, 'authenticationOptions'>;
   /** The limit on passkey ceremonies per address (`rateLimits.ceremoniesPerIpPerMinute`). */
   ceremonyLimit: RateLimiterAbstract;
-}): (ctx: Context, uid: string) => StartingOptions {
-  return async (ctx, uid) => {
-    const counting = consumeOrThrow(deps.ceremonyLimit, ctx.ip);
-    const { options, stored } = deps.passkeys.discoverableOptions(uid);
-    const [counted, store] = await Promise.allSettled([counting, stored]);
-    if (counted.status === 'rejected') {
-      if (counted.reason instanceof AppError && counted.reason.code === 'rate_limited') return undefined;
-      throw counted.reason;
-    }
-    if (store.status === 'rejected') throw store.reason;
-    return options;
-  };
 }
 
 /** The sign-in page, as `GET /interaction/:uid` and the authorization request answer it. */
-export function signInPage(deps: { renderer: Renderer; codeMinutes: number; options: ReturnType<typeof signInOptions> }): SignInPage {
-  return async (ctx, interaction, client, url, starting) => {
-    const { params, uid } = interaction;
+export function signInPage(deps: PageDeps): SignInPage {
+  return async (ctx, interaction, client, url) => {
+    const { params } = interaction;
     const required = requiredAcr(params.acr_values as string | undefined);
-    const options = await (starting ?? deps.options(ctx, uid));
+    const options = await startingOptions(deps, ctx, interaction.uid);
     const data = (filled: { uid: string; challenge?: string }) => ({
       title: translator(ctx.state.locale)('signin.title'),
       page: {
@@ -68,6 +62,7 @@ export function signInPage(deps: { renderer: Renderer; codeMinutes: number; opti
     });
     // The same page for every interaction of this client, language and options: rendered once,
     // with the uid and the challenge filled in.
+    const { uid } = interaction;
     if (options) deps.renderer.pageWithValues(ctx, 'signin', { uid, challenge: options.challenge }, data, url);
     else deps.renderer.pageWithValues(ctx, 'signin', { uid }, data, url);
   };
@@ -92,47 +87,24 @@ const acceptsPage = (ctx: Context) => /\btext\/html\b/i.test(ctx.get('accept'));
  * Only a browser's navigation (Accept names HTML) to the login prompt is answered so; anything
  * else (consent, API clients, a redirect elsewhere) keeps oidc-provider's redirect.
  *
- * The page's passkey options are issued with the interaction's save (`withInteraction`, given
- * to the provider's run for the request: held-writes.ts), in its round trip to the store.
- *
- * `answer` returns true when it answered with the page. `headers` sets the security headers of
+ * Returns true when it answered with the page. `headers` sets the security headers of
  * Tobira's own pages.
  */
-export function pageInPlace(deps: {
-  page: SignInPage; options: ReturnType<typeof signInOptions>; headers: (res: ServerResponse) => void;
-}) {
-  /** The options each request started with its interaction. */
-  const started = new WeakMap<object, StartingOptions>();
-  return {
-    /** For a browser's request: what goes with an authorization's interaction save (the page's options), else undefined. */
-    withInteraction(ctx: Context): WithInteraction | undefined {
-      if (!acceptsPage(ctx)) return undefined;
-      return (id, payload) => {
-        const { oidc } = ctx as unknown as Partial<KoaContextWithOIDC>;
-        if (oidc?.route !== 'authorization' || (payload.prompt as { name?: string } | undefined)?.name !== 'login') return;
-        const options = deps.options(ctx, id);
-        // Awaited by `answer`; a request that ends otherwise leaves them to expire, unobserved.
-        options.catch(() => {});
-        started.set(ctx, options);
-      };
-    },
-    async answer(ctx: Context): Promise<boolean> {
-      const options = started.get(ctx);
-      started.delete(ctx);
-      const { oidc } = ctx as unknown as Partial<KoaContextWithOIDC>;
-      if (oidc?.route !== 'authorization' || ctx.status !== 303 || !acceptsPage(ctx)) return false;
-      const interaction = oidc.entities.Interaction;
-      if (!interaction || interaction.prompt.name !== 'login') return false;
-      const url = `/interaction/${interaction.uid}`;
-      if (ctx.response.get('Location') !== url) return false;
-      ctx.remove('Location');
-      // Where this page lives (RFC 9110, 8.7): clients that read the uid from the redirect find it here.
-      ctx.set('Content-Location', url);
-      // As the interaction's page would: the RP's ui_locales, unless the member chose a language.
-      ctx.state.locale = authorizationLocale(ctx.req, interaction.params);
-      deps.headers(ctx.res);
-      await deps.page(ctx, interaction, oidc.client?.clientName ?? String(interaction.params.client_id), url, options);
-      return true;
-    },
+export function pageInPlace(deps: { page: SignInPage; headers: (res: ServerResponse) => void }) {
+  return async (ctx: Context): Promise<boolean> => {
+    const { oidc } = ctx as unknown as Partial<KoaContextWithOIDC>;
+    if (oidc?.route !== 'authorization' || ctx.status !== 303 || !acceptsPage(ctx)) return false;
+    const interaction = oidc.entities.Interaction;
+    if (!interaction || interaction.prompt.name !== 'login') return false;
+    const url = `/interaction/${interaction.uid}`;
+    if (ctx.response.get('Location') !== url) return false;
+    ctx.remove('Location');
+    // Where this page lives (RFC 9110, 8.7): clients that read the uid from the redirect find it here.
+    ctx.set('Content-Location', url);
+    // As the interaction's page would: the RP's ui_locales, unless the member chose a language.
+    ctx.state.locale = authorizationLocale(ctx.req, interaction.params);
+    deps.headers(ctx.res);
+    await deps.page(ctx, interaction, oidc.client?.clientName ?? String(interaction.params.client_id), url);
+    return true;
   };
 }

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID, createHmac } from 'node:crypto';
+import { randomUUID, createHmac } from 'node:crypto';
 import {
   generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse,
   verifyRegistrationResponse,
@@ -66,12 +66,6 @@ export interface PasskeyService {
    */
   authenticationOptions(binding: string, identifier?: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
   /**
-   * A discoverable sign-in's options for `binding`, made at once: the challenge's write goes to
-   * the store before this returns (in the same round trip as whatever else the caller sends in
-   * this tick), and `stored` settles when it is stored.
-   */
-  discoverableOptions(binding: string): { options: PublicKeyCredentialRequestOptionsJSON; stored: Promise<void> };
-  /**
    * Takes (single use) the sign-in challenge `response` answers, bound to `binding`; throws
    * passkey.challenge_expired when it is unknown, expired or used. A caller that must check
    * something else first takes it alongside that check (one round trip to the store for both).
@@ -114,30 +108,19 @@ export function createPasskeyService(deps: {
     return challenges.take<TakenChallenge['data']>('auth', binding, response.response.clientDataJSON);
   }
 
-  function discoverableOptions(binding: string) {
-    // As generateAuthenticationOptions makes them without allowCredentials (32 random bytes).
-    const options: PublicKeyCredentialRequestOptionsJSON = {
-      rpId: rp.id, challenge: randomBytes(32).toString('base64url'), timeout: rp.timeoutMs, userVerification: 'required',
-    };
-    return { options, stored: challenges.put('auth', binding, options.challenge, {}) };
-  }
-
   return {
-    discoverableOptions,
-
     async authenticationOptions(binding, identifier) {
-      if (identifier === undefined) {
-        const { options, stored } = discoverableOptions(binding);
-        await stored;
-        return options;
+      let allowCredentials: { id: string; transports?: AuthenticatorTransport[] }[] | undefined;
+      let accountId: string | null | undefined;
+      if (identifier !== undefined) {
+        const account = await accounts.findByIdentifier(identifier);
+        // The same queries either way, so the answer takes about as long for an unknown identifier.
+        const keys = await passkeys.listByAccount(account && !account.disabledAt ? account.id : noAccount);
+        accountId = keys.length ? account!.id : null;
+        allowCredentials = keys.length
+          ? keys.map((k) => ({ id: k.credentialId, transports: offeredTransports(k.transports) }))
+          : decoyCredentials(identifier);
       }
-      const account = await accounts.findByIdentifier(identifier);
-      // The same queries either way, so the answer takes about as long for an unknown identifier.
-      const keys = await passkeys.listByAccount(account && !account.disabledAt ? account.id : noAccount);
-      const accountId = keys.length ? account!.id : null;
-      const allowCredentials = keys.length
-        ? keys.map((k) => ({ id: k.credentialId, transports: offeredTransports(k.transports) }))
-        : decoyCredentials(identifier);
       const options = await generateAuthenticationOptions({
         rpID: rp.id, userVerification: 'required', timeout: rp.timeoutMs, allowCredentials,
       });
