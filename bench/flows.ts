@@ -3,8 +3,9 @@
  * it. Any deviation throws a {@link FlowError}; the load generator counts and reports it.
  *
  * - `signin`: authorization request with PKCE, sign-in page, passkey options (the ones the
- *   page carries, as the page's script uses them, or asked for), signed assertion, verify, redirect back with the code, token exchange, ID token validation
- *   (signature included), userinfo.
+ *   page carries, as the page's script uses them, or asked for), signed assertion, verify,
+ *   redirect back with the code, token exchange, ID token validation (signature included),
+ *   userinfo.
  * - `refresh`: a refresh-token grant (rotating: each answer carries the next token).
  * - `client_credentials`: a client-credentials grant.
  * - `discovery`: the discovery document, then the JWKS it points to.
@@ -12,7 +13,7 @@
  * @packageDocumentation
  */
 import * as oidc from 'openid-client';
-import { createUserAgent, type UaResponse, type UserAgent } from '../test/helpers/user-agent.ts';
+import { createUserAgent, pageConfig, type UaResponse, type UserAgent } from '../test/helpers/user-agent.ts';
 import type { SoftAuthenticator } from '../test/helpers/soft-authenticator.ts';
 import { benchFetch, checkAlternation, flowHeaders, FlowError, inFlow, observe, type ResponseTamper } from './flow-context.ts';
 
@@ -156,18 +157,12 @@ export async function authorize(env: FlowEnv, ua: UserAgent) {
   return { uid, verifier, state, nonce, pageOptions: passkeyOptionsOf(page.text) };
 }
 
-/** The characters Eta escapes in an attribute, back. */
-const htmlEntities: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
-
 /**
  * The passkey options a Tobira sign-in page carries for its first ceremony (the page's
  * `data-config`, as its script reads it), or undefined (the baseline's page, or none offered).
  */
 function passkeyOptionsOf(html: string): Record<string, unknown> | undefined {
-  const attribute = /<div id="page" data-config="([^"]*)"/.exec(html)?.[1];
-  if (!attribute) return undefined;
-  const config = JSON.parse(attribute.replace(/&(amp|lt|gt|quot|#39);/g, (entity) => htmlEntities[entity]!));
-  return config.passkeyOptions ?? undefined;
+  return html.includes('data-config="') ? pageConfig(html).passkeyOptions ?? undefined : undefined;
 }
 
 /** The passkey options of a sign-in: the page's (a discoverable sign-in), or asked for. */

@@ -52,19 +52,17 @@ export function signInPage(deps: PageDeps): SignInPage {
     const { params } = interaction;
     const required = requiredAcr(params.acr_values as string | undefined);
     const options = await startingOptions(deps, ctx, interaction.uid);
-    const data = (filled: { uid: string; challenge?: string }) => ({
+    const values: Record<string, string> = options ? { uid: interaction.uid, challenge: options.challenge } : { uid: interaction.uid };
+    // The same page for every interaction of this client, language and options: rendered once,
+    // with the uid and the challenge filled in.
+    deps.renderer.pageWithValues(ctx, 'signin', values, (filled) => ({
       title: translator(ctx.state.locale)('signin.title'),
       page: {
         uid: filled.uid, client, phrRequired: required === 'phr', codeMinutes: deps.codeMinutes, loginHint: params.login_hint ?? '',
-        recoverUrl: `/recover?interaction=${encodeURIComponent(filled.uid)}`, helpUrl: '/help/passkeys',
+        recoverUrl: `/recover?interaction=${encodeURIComponent(filled.uid!)}`, helpUrl: '/help/passkeys',
         passkeyOptions: options ? { ...options, challenge: filled.challenge } : null,
       },
-    });
-    // The same page for every interaction of this client, language and options: rendered once,
-    // with the uid and the challenge filled in.
-    const { uid } = interaction;
-    if (options) deps.renderer.pageWithValues(ctx, 'signin', { uid, challenge: options.challenge }, data, url);
-    else deps.renderer.pageWithValues(ctx, 'signin', { uid }, data, url);
+    }), url);
   };
 }
 

@@ -23,12 +23,6 @@ export async function createRp(t: TestTobira, overrides: Partial<ClientInput> = 
   return { client, config, redirectUri: client.redirect_uris[0] };
 }
 
-/** The data-config of a page (what its script works from). */
-export function pageConfig(html: string): Record<string, any> {
-  const raw = /data-config="([^"]*)"/.exec(html)![1]!;
-  return JSON.parse(raw.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
-}
-
 /** An authorization request in progress: the interaction the user agent landed on. */
 export interface Authorization { uid: string; interactionUrl: string; verifier: string; state: string; nonce: string; page: string }
 

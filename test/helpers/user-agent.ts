@@ -54,3 +54,9 @@ export function createUserAgent(options: { origin?: string; acceptLanguage?: str
     },
   };
 }
+
+/** The data-config of a page (what its script works from). */
+export function pageConfig(html: string): Record<string, any> {
+  const raw = /data-config="([^"]*)"/.exec(html)![1]!;
+  return JSON.parse(raw.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+}

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { sharedTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
-import { authorize, createRp, device, pageConfig, passkeySignIn } from '../helpers/oidc-flow.ts';
+import { authorize, createRp, device, passkeySignIn } from '../helpers/oidc-flow.ts';
+import { pageConfig } from '../helpers/user-agent.ts';
 import { createSoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { accountApi, completeStepUp, createMember, signInToAccount, type TestMember } from '../helpers/account-session.ts';
 import type { UserAgent } from '../helpers/user-agent.ts';

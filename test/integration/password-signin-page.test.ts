@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import { sharedTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
 import { createSoftAuthenticator } from '../helpers/soft-authenticator.ts';
-import { api, authorize, createRp, device, pageConfig, passkeySignIn, signUp, type Authorization, type TestRp } from '../helpers/oidc-flow.ts';
+import { api, authorize, createRp, device, passkeySignIn, signUp, type Authorization, type TestRp } from '../helpers/oidc-flow.ts';
+import { pageConfig } from '../helpers/user-agent.ts';
 import { translator } from '../../src/i18n/i18n.ts';
 
 /** The text of the element with `id` in a page (tags stripped). */

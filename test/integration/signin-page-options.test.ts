@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { startTobira, backendLabel, type TestTobira } from '../helpers/tobira.ts';
-import { createRp, device, followToCallback, pageConfig, type TestRp } from '../helpers/oidc-flow.ts';
+import { createRp, device, followToCallback, type TestRp } from '../helpers/oidc-flow.ts';
+import { pageConfig } from '../helpers/user-agent.ts';
 import { authorizationUrl, createMember, exchangeAt, type TestMember } from '../helpers/oidc-extra.ts';
 import { createSoftAuthenticator } from '../helpers/soft-authenticator.ts';
 import { translator } from '../../src/i18n/i18n.ts';
